@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true }] },
+  setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
+  // Real-etcd suites start clusters in network namespaces; give them room.
+  testTimeout: 120000,
+};

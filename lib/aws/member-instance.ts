@@ -1,0 +1,48 @@
+import { Construct } from "constructs";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import type { ITerraformDependable } from "../cdktf";
+
+export interface MemberInstanceProps {
+  readonly name: string;
+  readonly privateIp: string;
+  readonly subnetId: string;
+  readonly securityGroupIds: string[];
+  readonly ami: string;
+  readonly instanceType: string;
+  readonly keyName?: string;
+  readonly rootVolumeSizeGiB: number;
+  readonly associatePublicIp: boolean;
+  readonly userData: string;
+  readonly tags: Record<string, string>;
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** One member's VM: static private IP, IMDSv2 only, encrypted root volume. */
+export class MemberInstance extends Construct {
+  readonly instance: Instance;
+
+  constructor(scope: Construct, id: string, props: MemberInstanceProps) {
+    super(scope, id);
+    this.instance = new Instance(this, "instance", {
+      ami: props.ami,
+      instanceType: props.instanceType,
+      subnetId: props.subnetId,
+      privateIp: props.privateIp,
+      vpcSecurityGroupIds: props.securityGroupIds,
+      keyName: props.keyName,
+      associatePublicIpAddress: props.associatePublicIp,
+      userData: props.userData,
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: { volumeType: "gp3", volumeSize: props.rootVolumeSizeGiB, encrypted: true },
+      tags: props.tags,
+      volumeTags: props.tags,
+      dependsOn: props.dependsOn,
+      lifecycle: {
+        // cloud-init runs user data once per instance: a later change would only stop and start
+        // the VM for nothing, and a new AMI release must not replace every member at once.
+        // Roll a config change member by member with `terraform apply -replace=<address>`.
+        ignoreChanges: ["user_data", "ami"],
+      },
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Construct } from "constructs";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+
+export interface ClusterNetworkProps {
+  /** Existing VPC and subnet; when absent a VPC and a public subnet are created. */
+  readonly existing?: { readonly vpcId: string; readonly subnetId: string };
+  readonly vpcCidr: string;
+  readonly subnetCidr: string;
+  readonly availabilityZone?: string;
+  readonly tags: Record<string, string>;
+}
+
+/**
+ * Where the members live: the user's VPC and subnet, or a VPC of the cluster's own so the example
+ * deploys alone. The own subnet routes to an internet gateway because members download etcd at boot.
+ */
+export class ClusterNetwork extends Construct {
+  readonly vpcId: string;
+  readonly subnetId: string;
+  /** True when this construct made the subnet, which then gives members a public IP for egress. */
+  readonly ownsSubnet: boolean;
+
+  constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
+    super(scope, id);
+    if (props.existing) {
+      this.vpcId = props.existing.vpcId;
+      this.subnetId = props.existing.subnetId;
+      this.ownsSubnet = false;
+      return;
+    }
+    const vpc = new Vpc(this, "vpc", {
+      cidrBlock: props.vpcCidr,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: props.tags,
+    });
+    const subnet = new Subnet(this, "subnet", {
+      vpcId: vpc.id,
+      cidrBlock: props.subnetCidr,
+      availabilityZone: props.availabilityZone,
+      tags: props.tags,
+    });
+    const gateway = new InternetGateway(this, "gateway", { vpcId: vpc.id, tags: props.tags });
+    const routes = new RouteTable(this, "routes", {
+      vpcId: vpc.id,
+      route: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
+      tags: props.tags,
+    });
+    new RouteTableAssociation(this, "routes-association", { subnetId: subnet.id, routeTableId: routes.id });
+    this.vpcId = vpc.id;
+    this.subnetId = subnet.id;
+    this.ownsSubnet = true;
+  }
+}

@@ -1,0 +1,191 @@
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { Construct } from "constructs";
+import { Annotations } from "./cdktf";
+import { amazonLinux2023 } from "./aws/ami";
+import { architectureOf } from "./aws/architecture";
+import { MemberInstance } from "./aws/member-instance";
+import { ClusterNetwork } from "./aws/network";
+import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
+import { activeMembers, initialClusterFor, resolveMembers, type ClusterMember } from "./cluster-members";
+import { resolveInstallPlan, type InstallPlan } from "./etcd/releases";
+import { tuningSettings } from "./etcd/tuning";
+import { ETCD_PATHS, renderMemberUserData } from "./node/member-user-data";
+import { ClusterOutputs } from "./outputs";
+import { PkiDirectory, type PkiMaterial } from "./pki/pki-directory";
+import type { EtcdClusterProps } from "./props";
+import { parseIpv4 } from "./net/ipv4";
+import {
+  DEFAULT_INSTANCE_TYPE,
+  DEFAULT_SUBNET_CIDR,
+  DEFAULT_VPC_CIDR,
+  EtcdClusterConfigError,
+  checkUserDataSize,
+  validateClusterProps,
+} from "./validation";
+
+const DEFAULTS = {
+  rootVolumeSizeGiB: 20,
+  keySize: 2048,
+  caValidityDays: 3650,
+  certificateValidityDays: 825,
+} as const;
+
+/**
+ * A TLS-secured etcd cluster on EC2: one VM per member with a static private IP, its own
+ * certificate, and cloud-init user data that installs etcd, writes /etc/etcd/etcd.conf and
+ * starts it.
+ *
+ * Everything is checked before anything is written: bad props throw an EtcdClusterConfigError
+ * listing each problem, and the PKI directory is only touched once the whole cluster renders.
+ */
+export class EtcdCluster extends Construct {
+  /** https://IP:2379 of every member that is not removed. */
+  readonly clientEndpoints: string[];
+  /** The members' security group. */
+  readonly securityGroupId: string;
+  /** The VPC the members are in. */
+  readonly vpcId: string;
+  /** The PKI directory (ca.pem, admin.pem, admin-key.pem for etcdctl). */
+  readonly pkiDirectory: string;
+  /** ETCD_INITIAL_CLUSTER_TOKEN of this cluster. */
+  readonly initialClusterToken: string;
+
+  private readonly securityGroup: EtcdSecurityGroup;
+  private readonly instances = new Map<string, MemberInstance>();
+
+  constructor(scope: Construct, id: string, props: EtcdClusterProps) {
+    super(scope, id);
+
+    const { errors, warnings } = validateClusterProps(props);
+    if (errors.length > 0) throw new EtcdClusterConfigError(this.node.path, errors);
+
+    const members = resolveMembers(props.members);
+    const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
+    const install = resolveInstallPlan(props.install, architectureOf(instanceType)).plan as InstallPlan;
+
+    this.pkiDirectory = props.pki?.directory ?? path.join(".etcd-pki", ...this.node.scopes.slice(1).map((s) => s.node.id));
+    const pki = new PkiDirectory({
+      directory: path.resolve(this.pkiDirectory),
+      keySize: props.pki?.keySize ?? DEFAULTS.keySize,
+      caValidityDays: props.pki?.caValidityDays ?? DEFAULTS.caValidityDays,
+      certificateValidityDays: props.pki?.certificateValidityDays ?? DEFAULTS.certificateValidityDays,
+    }).plan(members.map(certificateRequest));
+
+    this.initialClusterToken = props.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
+    const userData = renderAllUserData(members, pki.material, install, this.initialClusterToken, props);
+    const sizeErrors = members.flatMap((m, i) => checkUserDataSize(i, m.name, Buffer.byteLength(userData.get(m.name)!)) ?? []);
+    if (sizeErrors.length > 0) throw new EtcdClusterConfigError(this.node.path, sizeErrors);
+
+    // Only now, with the whole cluster rendered, does anything reach the disk.
+    pki.commit();
+    warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));
+
+    const tags = { ...props.tags, "etcd:cluster": this.initialClusterToken };
+    const existing = props.vpcId && props.subnetId ? { vpcId: props.vpcId, subnetId: props.subnetId } : undefined;
+    const network = new ClusterNetwork(this, "network", {
+      existing,
+      vpcCidr: props.vpcCidr ?? DEFAULT_VPC_CIDR,
+      subnetCidr: props.subnetCidr ?? DEFAULT_SUBNET_CIDR,
+      availabilityZone: props.availabilityZone,
+      tags,
+    });
+    this.vpcId = network.vpcId;
+
+    this.securityGroup = new EtcdSecurityGroup(this, "security-group", { vpcId: network.vpcId, name: id, tags });
+    this.securityGroupId = this.securityGroup.securityGroupId;
+    (props.clientCidrs ?? []).forEach((cidr) => this.securityGroup.allowClientsFrom({ cidr }));
+    (props.sshCidrs ?? []).forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
+
+    const ami = props.ami ?? amazonLinux2023(this, "ami", architectureOf(instanceType));
+    for (const member of members) {
+      const instance = new MemberInstance(this, member.name, {
+        name: member.name,
+        privateIp: member.privateIp,
+        subnetId: member.subnetId ?? network.subnetId,
+        securityGroupIds: [this.securityGroupId],
+        ami,
+        instanceType,
+        keyName: props.keyName,
+        rootVolumeSizeGiB: props.rootVolumeSizeGiB ?? DEFAULTS.rootVolumeSizeGiB,
+        associatePublicIp: network.ownsSubnet,
+        userData: userData.get(member.name)!,
+        tags: { ...tags, Name: member.name, "etcd:member": member.name },
+      });
+      this.instances.set(member.name, instance);
+    }
+
+    this.clientEndpoints = activeMembers(members).map((m) => m.clientUrl);
+    new ClusterOutputs(this, "outputs", {
+      outputPrefix: id,
+      members: activeMembers(members),
+      pkiDirectory: this.pkiDirectory,
+    });
+  }
+
+  /** Lets a network or another security group reach etcd's client port 2379. */
+  allowClientsFrom(source: EtcdClientSource, description?: string): void {
+    this.securityGroup.allowClientsFrom(source, description);
+  }
+
+  /** The VM of one member, to compose with (alarms, DNS records, ...). */
+  memberInstance(name: string): MemberInstance {
+    const instance = this.instances.get(name);
+    if (!instance) {
+      throw new Error(`EtcdCluster ${this.node.path}: no member named ${JSON.stringify(name)}: members are ${[...this.instances.keys()].join(", ")}`);
+    }
+    return instance;
+  }
+}
+
+function certificateRequest(member: ClusterMember) {
+  const extraIps = member.extraSans.filter((s) => parseIpv4(s) !== undefined);
+  const extraNames = member.extraSans.filter((s) => parseIpv4(s) === undefined);
+  return {
+    name: member.name,
+    ipAddresses: [member.privateIp, "127.0.0.1", ...extraIps],
+    dnsNames: ["localhost", ...extraNames],
+  };
+}
+
+/** Unique per cluster: two clusters from one stack, or one stack in two environments, never mix. */
+function defaultClusterToken(constructPath: string, pki: PkiMaterial): string {
+  const digest = createHash("sha256").update(`${constructPath}\n${pki.caFingerprintSha256}`).digest("hex");
+  return `etcd-${digest.slice(0, 16)}`;
+}
+
+function renderAllUserData(
+  members: readonly ClusterMember[],
+  pki: PkiMaterial,
+  install: InstallPlan,
+  token: string,
+  props: EtcdClusterProps,
+): Map<string, string> {
+  const settings = tuningSettings(props.tuning);
+  const tls = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
+  return new Map(
+    members.map((member) => {
+      const credentials = pki.members.get(member.name)!;
+      const userData = renderMemberUserData({
+        conf: {
+          name: member.name,
+          dataDir: member.dataDir,
+          listenPeerUrls: [member.peerUrl],
+          listenClientUrls: [member.clientUrl, "https://127.0.0.1:2379"],
+          initialAdvertisePeerUrls: [member.peerUrl],
+          advertiseClientUrls: [member.clientUrl],
+          initialCluster: initialClusterFor(member, members),
+          initialClusterState: member.initialClusterState,
+          initialClusterToken: token,
+          tls,
+          settings,
+        },
+        caCertPem: pki.caCertPem,
+        certPem: credentials.certPem,
+        keyPem: credentials.keyPem,
+        install,
+      });
+      return [member.name, userData];
+    }),
+  );
+}

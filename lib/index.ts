@@ -1,0 +1,6 @@
+export { EtcdCluster } from "./etcd-cluster";
+export type { EtcdClusterProps, EtcdMemberProps, EtcdInstallOptions, EtcdPkiOptions } from "./props";
+export type { EtcdTuning } from "./etcd/tuning";
+export type { EtcdClientSource } from "./aws/security-group";
+export { EtcdClusterConfigError, USER_DATA_LIMIT_BYTES } from "./validation";
+export { ETCD_RELEASES, DEFAULT_ETCD_VERSION } from "./etcd/releases";

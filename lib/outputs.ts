@@ -1,0 +1,47 @@
+import * as path from "node:path";
+import { Construct } from "constructs";
+import { TerraformOutput } from "./cdktf";
+import type { ClusterMember } from "./cluster-members";
+
+export interface ClusterOutputsProps {
+  /** Prefix of the output names, so two clusters in one stack do not clash. */
+  readonly outputPrefix: string;
+  readonly members: readonly ClusterMember[];
+  readonly pkiDirectory: string;
+}
+
+/**
+ * What an operator needs after `cdktf deploy`: the endpoints and the etcdctl v3 commands that
+ * replace the recipe's v2 `--ca-file ... cluster-health`, using the admin client certificate.
+ */
+export class ClusterOutputs extends Construct {
+  constructor(scope: Construct, id: string, props: ClusterOutputsProps) {
+    super(scope, id);
+    const endpoints = props.members.map((m) => m.clientUrl).join(",");
+    const file = (name: string) => path.join(props.pkiDirectory, name);
+    const flags = `--endpoints=${endpoints} --cacert=${file("ca.pem")} --cert=${file("admin.pem")} --key=${file("admin-key.pem")}`;
+    const outputs: Record<string, { value: unknown; description: string }> = {
+      client_endpoints: { value: endpoints, description: "etcd client URLs, comma-separated as ETCDCTL_ENDPOINTS takes them" },
+      members: {
+        value: Object.fromEntries(props.members.map((m) => [m.name, m.privateIp])),
+        description: "member name to private IP",
+      },
+      etcdctl_environment: {
+        value: [
+          "export ETCDCTL_API=3",
+          `export ETCDCTL_ENDPOINTS=${endpoints}`,
+          `export ETCDCTL_CACERT=${file("ca.pem")}`,
+          `export ETCDCTL_CERT=${file("admin.pem")}`,
+          `export ETCDCTL_KEY=${file("admin-key.pem")}`,
+        ].join("\n"),
+        description: "shell lines that point etcdctl v3 at the cluster with the admin certificate",
+      },
+      etcdctl_member_list: { value: `etcdctl ${flags} member list -w table`, description: "list the members" },
+      etcdctl_endpoint_health: { value: `etcdctl ${flags} endpoint health --cluster`, description: "check every member's health" },
+    };
+    const prefix = props.outputPrefix.replace(/[^A-Za-z0-9_]/g, "_");
+    for (const [name, { value, description }] of Object.entries(outputs)) {
+      new TerraformOutput(this, name, { value, description }).overrideLogicalId(`${prefix}_${name}`);
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import type { EtcdTuning } from "./etcd/tuning";
+
+/** One etcd member: a VM with a static private IP. */
+export interface EtcdMemberProps {
+  /**
+   * The member's etcd name (`ETCD_NAME`), also its certificate's file name in the PKI directory
+   * and the instance's `Name` tag. Letters, digits, `_` and `-`.
+   */
+  readonly name: string;
+
+  /** The member's static private IPv4 address, inside its subnet. */
+  readonly privateIp: string;
+
+  /**
+   * Subnet for this member, to spread members over availability zones.
+   * The IP must lie inside it; give `subnetCidr` so that can be checked at synth time.
+   * @default the cluster's subnet
+   */
+  readonly subnetId?: string;
+
+  /**
+   * CIDR of `subnetId`, used to check `privateIp` at synth time.
+   * @default no check when `subnetId` is given without it
+   */
+  readonly subnetCidr?: string;
+
+  /**
+   * etcd's `initial-cluster-state`: "new" for the members that bootstrap the cluster together,
+   * "existing" for a member that joins a running cluster (it is registered with `member add`
+   * as a learner first, then booted, then promoted).
+   * @default "new"
+   */
+  readonly initialClusterState?: "new" | "existing";
+
+  /**
+   * Take the member out: `member remove` runs while its VM is still up, then the VM is destroyed.
+   * Keep the entry until that deploy has run; it may be deleted from the list afterwards.
+   * @default false
+   */
+  readonly removed?: boolean;
+
+  /**
+   * Extra subject alternative names for this member's certificate (DNS names or IPs),
+   * e.g. a DNS name clients use. The member IP, 127.0.0.1 and localhost are always included.
+   * @default none
+   */
+  readonly extraSans?: string[];
+}
+
+/** Where etcd comes from on the VM. */
+export interface EtcdInstallOptions {
+  /**
+   * "release": the official release tarball, its SHA-256 checked before unpacking.
+   * "package": the distribution's package, as the seed's `yum install etcd` does
+   * (version is then whatever the distribution ships).
+   * @default "release"
+   */
+  readonly source?: "release" | "package";
+
+  /**
+   * etcd release version for `source: "release"`. Versions with a pinned checksum in this library:
+   * see `ETCD_RELEASES`. Any other version needs `sha256`.
+   * @default "v3.6.14"
+   */
+  readonly version?: string;
+
+  /**
+   * SHA-256 of `etcd-<version>-linux-<arch>.tar.gz`, for versions this library does not pin.
+   * @default the pinned checksum of `version`
+   */
+  readonly sha256?: string;
+
+  /**
+   * Base URL the tarball is fetched from: `<mirrorUrl>/<version>/etcd-<version>-linux-<arch>.tar.gz`.
+   * Use it for networks that cannot reach GitHub.
+   * @default "https://github.com/etcd-io/etcd/releases/download"
+   */
+  readonly mirrorUrl?: string;
+
+  /**
+   * Package name for `source: "package"`.
+   * @default "etcd"
+   */
+  readonly packageName?: string;
+}
+
+/** The PKI directory: CA, member and admin certificates in cfssl's file naming. */
+export interface EtcdPkiOptions {
+  /**
+   * Directory holding ca.pem, ca-key.pem, `<member>.pem`, `<member>-key.pem`, admin.pem, admin-key.pem.
+   * Created on first synth, reused after. Put an existing cfssl CA (ca.pem + ca-key.pem, RSA) here to use it.
+   * Keep it out of version control: it holds the CA private key.
+   * @default ".etcd-pki/<construct path>" under the current working directory
+   */
+  readonly directory?: string;
+
+  /**
+   * RSA key size for keys this library generates.
+   * @default 2048
+   */
+  readonly keySize?: 2048 | 3072 | 4096;
+
+  /**
+   * Validity of a CA this library creates, in days.
+   * @default 3650
+   */
+  readonly caValidityDays?: number;
+
+  /**
+   * Validity of member and admin certificates, in days.
+   * @default 825
+   */
+  readonly certificateValidityDays?: number;
+}
+
+export interface EtcdClusterProps {
+  /** The cluster's members, bootstrap members first. */
+  readonly members: EtcdMemberProps[];
+
+  /**
+   * Existing VPC to place the cluster in. Requires `subnetId`.
+   * @default a new VPC with `vpcCidr`
+   */
+  readonly vpcId?: string;
+
+  /**
+   * Existing subnet for members without their own `subnetId`. Requires `vpcId`.
+   * @default a new subnet with `subnetCidr` in the new VPC
+   */
+  readonly subnetId?: string;
+
+  /**
+   * CIDR of the VPC this construct creates.
+   * @default "172.16.0.0/16"
+   */
+  readonly vpcCidr?: string;
+
+  /**
+   * CIDR of the subnet this construct creates, or of the existing `subnetId` (then used only
+   * to check member IPs at synth time).
+   * @default "172.16.0.0/24" for a new subnet; no check for an existing one
+   */
+  readonly subnetCidr?: string;
+
+  /**
+   * Availability zone of the subnet this construct creates.
+   * @default chosen by AWS
+   */
+  readonly availabilityZone?: string;
+
+  /**
+   * EC2 instance type. Graviton types (t4g, m7g, ...) get the arm64 etcd build and AMI.
+   * @default "t3.small"
+   */
+  readonly instanceType?: string;
+
+  /**
+   * AMI id. The user data needs cloud-init, systemd, curl and tar.
+   * @default the latest Amazon Linux 2023 AMI for the instance's architecture, looked up at plan time
+   */
+  readonly ami?: string;
+
+  /**
+   * EC2 key pair name for SSH.
+   * @default no key pair
+   */
+  readonly keyName?: string;
+
+  /**
+   * Root volume size in GiB (always gp3, encrypted).
+   * @default 20
+   */
+  readonly rootVolumeSizeGiB?: number;
+
+  /**
+   * Tags for every resource this construct creates.
+   * @default none
+   */
+  readonly tags?: Record<string, string>;
+
+  /**
+   * CIDRs allowed to reach the members' client port 2379. Security groups: `allowClientsFrom()`.
+   * @default none: only the cluster's own members
+   */
+  readonly clientCidrs?: string[];
+
+  /**
+   * CIDRs allowed to SSH (22) to the members.
+   * @default none
+   */
+  readonly sshCidrs?: string[];
+
+  /**
+   * `ETCD_INITIAL_CLUSTER_TOKEN`, which keeps members of different clusters from joining each other.
+   * @default "etcd-" + a hash of the construct path and the CA certificate, unique per cluster
+   */
+  readonly initialClusterToken?: string;
+
+  /**
+   * How etcd is installed on the VM.
+   * @default the v3.6.14 release tarball from GitHub
+   */
+  readonly install?: EtcdInstallOptions;
+
+  /**
+   * etcd tuning: heartbeat/election, quota, auto-compaction, metrics, other settings.
+   * @default etcd's own defaults
+   */
+  readonly tuning?: EtcdTuning;
+
+  /**
+   * The PKI directory and certificate parameters.
+   * @default see `EtcdPkiOptions`
+   */
+  readonly pki?: EtcdPkiOptions;
+}
