@@ -1,0 +1,80 @@
+import { renderEtcdConf, type EtcdConfInput } from "../etcd/etcd-conf";
+import type { InstallPlan } from "../etcd/releases";
+import { renderBootScript } from "./boot-script";
+import { renderCloudConfig } from "./cloud-config";
+import { renderSystemdUnit } from "./systemd-unit";
+
+/** Where a member's files live, as in the seed recipe. */
+export const ETCD_PATHS = {
+  caCert: "/etc/etcd/ssl/ca.pem",
+  cert: "/etc/etcd/ssl/etcd.pem",
+  key: "/etc/etcd/ssl/etcd-key.pem",
+  conf: "/etc/etcd/etcd.conf",
+  unit: "/etc/systemd/system/etcd.service",
+  bootScript: "/usr/local/sbin/etcd-bootstrap",
+  dataRoot: "/var/lib/etcd",
+} as const;
+
+/** The system user etcd runs as; it owns the private key and the data directory. */
+export const ETCD_USER = "etcd";
+
+/** The client URL the boot script's health check uses; etcd.conf must listen on it. */
+const LOCAL_CLIENT_URL = "https://127.0.0.1:2379";
+
+export interface MemberUserDataInput {
+  /** The member's etcd.conf; its TLS paths must be ETCD_PATHS' and its data dir under ETCD_PATHS.dataRoot. */
+  readonly conf: EtcdConfInput;
+  readonly caCertPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly install: InstallPlan;
+  /** How long the boot script waits for the member to report healthy. Default 600. */
+  readonly healthTimeoutSeconds?: number;
+}
+
+/** The EC2 user data of one member: a #cloud-config that writes every file and runs the boot script. */
+export function renderMemberUserData(input: MemberUserDataInput): string {
+  const { conf } = input;
+  const expected = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
+  for (const [field, path] of Object.entries(expected)) {
+    const actual = conf.tls[field as keyof typeof expected];
+    if (actual !== path) throw new Error(`member user data: conf.tls.${field} is ${JSON.stringify(actual)} but the file is written to ${path}`);
+  }
+  if (!conf.dataDir.startsWith(`${ETCD_PATHS.dataRoot}/`)) {
+    throw new Error(`member user data: conf.dataDir ${JSON.stringify(conf.dataDir)} must be under ${ETCD_PATHS.dataRoot}, the directory the boot script prepares`);
+  }
+  if (!conf.listenClientUrls.includes(LOCAL_CLIENT_URL)) {
+    throw new Error(`member user data: conf.listenClientUrls must include ${LOCAL_CLIENT_URL}, where the boot script checks health`);
+  }
+
+  return renderCloudConfig({
+    users: [
+      "default",
+      { name: ETCD_USER, system: true, shell: "/sbin/nologin", homedir: ETCD_PATHS.dataRoot },
+    ],
+    writeFiles: [
+      { path: ETCD_PATHS.caCert, content: input.caCertPem, permissions: "0644" },
+      { path: ETCD_PATHS.cert, content: input.certPem, permissions: "0644" },
+      // Deferred: write_files runs before the users module has created the etcd user.
+      { path: ETCD_PATHS.key, content: input.keyPem, permissions: "0600", owner: `${ETCD_USER}:${ETCD_USER}`, defer: true },
+      { path: ETCD_PATHS.conf, content: renderEtcdConf(conf), permissions: "0644" },
+      {
+        path: ETCD_PATHS.unit,
+        content: renderSystemdUnit({ execStart: `${input.install.binDir}/etcd`, environmentFile: ETCD_PATHS.conf, user: ETCD_USER }),
+        permissions: "0644",
+      },
+      {
+        path: ETCD_PATHS.bootScript,
+        content: renderBootScript({
+          install: input.install,
+          dataDir: ETCD_PATHS.dataRoot,
+          user: ETCD_USER,
+          tls: conf.tls,
+          healthTimeoutSeconds: input.healthTimeoutSeconds ?? 600,
+        }),
+        permissions: "0755",
+      },
+    ],
+    runcmd: [[ETCD_PATHS.bootScript]],
+  });
+}

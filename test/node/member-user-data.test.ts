@@ -1,0 +1,131 @@
+import { spawnSync } from "child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { renderEtcdConf } from "../../lib/etcd/etcd-conf";
+import { type InstallPlan, resolveInstallPlan } from "../../lib/etcd/releases";
+import { parseCloudConfig } from "../../lib/node/cloud-config";
+import { ETCD_PATHS, type MemberUserDataInput, renderMemberUserData } from "../../lib/node/member-user-data";
+import { opensslPki, readPem, testPki } from "../etcd/helpers/pki";
+import { seedNode1Conf } from "../etcd/helpers/seed";
+import { requireTool } from "../etcd/helpers/tools";
+
+const RELEASE = resolveInstallPlan(undefined, "amd64").plan as InstallPlan;
+const pem = (label: string) => `-----BEGIN ${label}-----\nFIXTURE+${label.replace(/ /g, "+")}\n-----END ${label}-----\n`;
+/** The seed's etcd_node1 with stand-in PEMs, so the snapshot does not change with every PKI. */
+const seedInput = (overrides: Partial<MemberUserDataInput> = {}): MemberUserDataInput => ({
+  conf: seedNode1Conf(),
+  caCertPem: pem("CERTIFICATE"),
+  certPem: pem("CERTIFICATE"),
+  keyPem: pem("PRIVATE KEY"),
+  install: RELEASE,
+  ...overrides,
+});
+
+describe("renderMemberUserData", () => {
+  test("writes the seed's files with the seed's paths, owners and modes, then runs the boot script", () => {
+    // GIVEN the seed's etcd_node1
+    // WHEN its user data is rendered
+    const text = renderMemberUserData(seedInput());
+    const config = parseCloudConfig(text);
+    // THEN it creates the etcd user after the image's default user
+    expect(text.startsWith("#cloud-config\n")).toBe(true);
+    expect(config.users).toEqual(["default", { name: "etcd", system: true, shell: "/sbin/nologin", homedir: "/var/lib/etcd" }]);
+    // AND writes every file where the seed puts it, the key private to etcd and written after the user exists
+    expect(config.writeFiles?.map(({ content: _content, ...file }) => file)).toEqual([
+      { path: "/etc/etcd/ssl/ca.pem", permissions: "0644" },
+      { path: "/etc/etcd/ssl/etcd.pem", permissions: "0644" },
+      { path: "/etc/etcd/ssl/etcd-key.pem", permissions: "0600", owner: "etcd:etcd", defer: true },
+      { path: "/etc/etcd/etcd.conf", permissions: "0644" },
+      { path: "/etc/systemd/system/etcd.service", permissions: "0644" },
+      { path: "/usr/local/sbin/etcd-bootstrap", permissions: "0755" },
+    ]);
+    const content = (path: string) => config.writeFiles?.find((file) => file.path === path)?.content ?? "";
+    expect(content(ETCD_PATHS.key)).toBe(pem("PRIVATE KEY"));
+    expect(content(ETCD_PATHS.conf)).toBe(renderEtcdConf(seedNode1Conf()));
+    expect(content(ETCD_PATHS.unit)).toContain("ExecStart=/usr/local/bin/etcd\n");
+    expect(content(ETCD_PATHS.bootScript)).toContain("HEALTH_TIMEOUT=600\n");
+    expect(config.runcmd).toEqual([["/usr/local/sbin/etcd-bootstrap"]]);
+    expect(text).toMatchSnapshot();
+  });
+
+  test("points the unit at the package's binary and passes the health timeout on", () => {
+    // GIVEN a package install and a 120 s timeout WHEN rendered THEN the unit runs /usr/bin/etcd and the script waits 120 s
+    const config = parseCloudConfig(
+      renderMemberUserData(seedInput({ install: resolveInstallPlan({ source: "package" }, "amd64").plan, healthTimeoutSeconds: 120 })),
+    );
+    const content = (path: string) => config.writeFiles?.find((file) => file.path === path)?.content ?? "";
+    expect(content(ETCD_PATHS.unit)).toContain("ExecStart=/usr/bin/etcd\n");
+    expect(content(ETCD_PATHS.bootScript)).toContain("HEALTH_TIMEOUT=120\n");
+  });
+
+  test.each([
+    ["release", RELEASE],
+    ["package", resolveInstallPlan({ source: "package" }, "amd64").plan as InstallPlan],
+  ])("has nothing Terraform would read as an interpolation, for a %s install", (_what, install) => {
+    // GIVEN user data that ends up as a string in Terraform JSON
+    // WHEN rendered THEN it has no ${ or %{, which Terraform would try to evaluate
+    const text = renderMemberUserData(seedInput({ install }));
+    expect(text).not.toContain("${");
+    expect(text).not.toContain("%{");
+  });
+
+  test.each<[string, Partial<MemberUserDataInput>, RegExp]>([
+    ["a certificate path the user data does not write", { conf: { ...seedNode1Conf(), tls: { ...seedNode1Conf().tls, certFile: "/etc/ssl/etcd.pem" } } }, /conf\.tls\.certFile is "\/etc\/ssl\/etcd.pem"/],
+    ["a data dir outside /var/lib/etcd", { conf: { ...seedNode1Conf(), dataDir: "/data/etcd_node1.etcd" } }, /must be under \/var\/lib\/etcd/],
+    ["no loopback client URL for the health check", { conf: { ...seedNode1Conf(), listenClientUrls: ["https://172.16.0.101:2379"] } }, /must include https:\/\/127\.0\.0\.1:2379/],
+  ])("refuses %s", (_what, overrides, message) => {
+    // GIVEN a conf that does not match the files the user data writes WHEN rendered THEN it throws
+    expect(() => renderMemberUserData(seedInput(overrides))).toThrow(message);
+  });
+});
+
+describe("member user data with real keys", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "user-data-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const withPki = (pkiDir: string, bits?: number) => {
+    const pki = bits ? opensslPki(pkiDir, bits) : testPki(pkiDir);
+    return renderMemberUserData(seedInput({ caCertPem: readPem(pki.caCert), certPem: readPem(pki.memberCert), keyPem: readPem(pki.memberKey) }));
+  };
+
+  const schema = (text: string) => {
+    const cloudInit = requireTool("cloud-init", "cloud-init");
+    const file = join(dir, `user-data-${Date.now()}.yaml`);
+    writeFileSync(file, text);
+    const result = spawnSync(cloudInit, ["schema", "--config-file", file], { encoding: "utf8" });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  };
+
+  test("fits EC2's 16 KB with room to spare: under 9 KiB with an RSA-2048 member key, under 16 KB with RSA-4096", () => {
+    // GIVEN the seed's etcd_node1 with a real PKI
+    const rsa2048 = Buffer.byteLength(withPki(mkdtempSync(join(dir, "pki-2048-")), 2048));
+    const rsa4096 = Buffer.byteLength(withPki(mkdtempSync(join(dir, "pki-4096-")), 4096));
+    // THEN the user data stays well inside EC2's limit
+    expect(rsa2048).toBeLessThan(9 * 1024);
+    expect(rsa4096).toBeLessThan(16384);
+  });
+
+  test("passes cloud-init's schema check", () => {
+    // GIVEN rendered user data with real certificates WHEN cloud-init checks it THEN it is valid
+    const { status, output } = schema(withPki(mkdtempSync(join(dir, "pki-"))));
+    expect(output).toContain("Valid cloud-config");
+    expect(status).toBe(0);
+  });
+
+  test.each([
+    ["unquoted numeric permissions", (text: string) => text.replace('permissions: "0600"', "permissions: 0600"), /permissions: 384 is not of type 'string'/],
+    ["an unknown write_files key", (text: string) => text.replace("defer: true", "deferred: true"), /'deferred' was unexpected/],
+  ])("reports %s, so the check above can fail", (_what, breakIt, message) => {
+    // GIVEN the rendered user data, broken on purpose
+    const broken = breakIt(renderMemberUserData(seedInput()));
+    expect(broken).not.toBe(renderMemberUserData(seedInput()));
+    // WHEN cloud-init checks it THEN it names the problem
+    const { status, output } = schema(broken);
+    expect(status).not.toBe(0);
+    expect(output).toMatch(message);
+  });
+});
