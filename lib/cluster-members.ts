@@ -13,6 +13,7 @@ export interface ClusterMember {
   readonly dataDir: string;
   readonly initialClusterState: "new" | "existing";
   readonly removed: boolean;
+  readonly registerOnly: boolean;
   readonly subnetId?: string;
   readonly extraSans: readonly string[];
 }
@@ -26,6 +27,7 @@ export function resolveMembers(members: readonly EtcdMemberProps[]): ClusterMemb
     dataDir: `/var/lib/etcd/${m.name}.etcd`,
     initialClusterState: m.initialClusterState ?? "new",
     removed: m.removed ?? false,
+    registerOnly: m.registerOnly ?? false,
     subnetId: m.subnetId,
     extraSans: m.extraSans ?? [],
   }));
@@ -40,9 +42,16 @@ export function bootstrapMembers(members: readonly ClusterMember[]): ClusterMemb
   return members.filter((m) => m.initialClusterState === "new");
 }
 
-/** Members that are, or are about to be, running: what clients and outputs should see. */
-export function activeMembers(members: readonly ClusterMember[]): ClusterMember[] {
-  return members.filter((m) => !m.removed);
+/** Members whose VM runs (or is about to): what clients, outputs and provisioners talk to. */
+export function runningMembers(members: readonly ClusterMember[]): ClusterMember[] {
+  return members.filter((m) => !m.removed && !m.registerOnly);
+}
+
+/** Client URLs of the other members that run: where membership changes for `member` are sent. */
+export function peersOf(member: ClusterMember, members: readonly ClusterMember[]): string[] {
+  return runningMembers(members)
+    .filter((m) => m !== member)
+    .map((m) => m.clientUrl);
 }
 
 /**

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { Annotations } from "./cdktf";
+import { Annotations, App, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
 import { architectureOf } from "./aws/architecture";
 import { MemberInstance } from "./aws/member-instance";
 import { ClusterNetwork } from "./aws/network";
 import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
-import { activeMembers, initialClusterFor, resolveMembers, type ClusterMember } from "./cluster-members";
+import { runningMembers, initialClusterFor, peersOf, resolveMembers, type ClusterMember } from "./cluster-members";
+import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
 import { resolveInstallPlan, type InstallPlan } from "./etcd/releases";
 import { tuningSettings } from "./etcd/tuning";
 import { ETCD_PATHS, renderMemberUserData } from "./node/member-user-data";
@@ -29,6 +30,7 @@ const DEFAULTS = {
   keySize: 2048,
   caValidityDays: 3650,
   certificateValidityDays: 825,
+  joinTimeoutSeconds: 900,
 } as const;
 
 /**
@@ -98,7 +100,17 @@ export class EtcdCluster extends Construct {
     (props.sshCidrs ?? []).forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
 
     const ami = props.ami ?? amazonLinux2023(this, "ami", architectureOf(instanceType));
+    const access = this.membershipAccess();
+    let previousJoiner: ITerraformDependable | undefined;
     for (const member of members) {
+      const lifecycle = new MemberLifecycle(this, `${member.name}-membership`, {
+        member,
+        endpoints: peersOf(member, members),
+        access,
+        joinTimeoutSeconds: props.joinTimeoutSeconds ?? DEFAULTS.joinTimeoutSeconds,
+        registerOnly: member.registerOnly,
+        after: member.initialClusterState === "existing" ? previousJoiner : undefined,
+      });
       const instance = new MemberInstance(this, member.name, {
         name: member.name,
         privateIp: member.privateIp,
@@ -111,16 +123,40 @@ export class EtcdCluster extends Construct {
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
+        count: member.removed || member.registerOnly ? 0 : 1,
+        dependsOn: lifecycle.registration ? [lifecycle.registration] : undefined,
       });
       this.instances.set(member.name, instance);
+      const steps = lifecycle.attach(instance.instance);
+      // etcd takes one learner at a time: the next joiner registers once this one votes.
+      if (member.initialClusterState === "existing") previousJoiner = steps;
     }
 
-    this.clientEndpoints = activeMembers(members).map((m) => m.clientUrl);
+    this.clientEndpoints = runningMembers(members).map((m) => m.clientUrl);
     new ClusterOutputs(this, "outputs", {
       outputPrefix: id,
-      members: activeMembers(members),
+      members: runningMembers(members),
       pkiDirectory: this.pkiDirectory,
     });
+  }
+
+  /**
+   * The membership script as a Terraform asset, and the admin certificate, as paths relative to
+   * the synthesized stack's directory, where Terraform runs local-exec provisioners.
+   */
+  private membershipAccess(): MembershipAccess {
+    const asset = new TerraformAsset(this, "membership-script", {
+      path: path.join(__dirname, "membership", "agent"),
+      type: AssetType.DIRECTORY,
+    });
+    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
+    const pkiFile = (name: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, name));
+    return {
+      script: path.posix.join(asset.path, "membership.js"),
+      cacert: pkiFile("ca.pem"),
+      cert: pkiFile("admin.pem"),
+      key: pkiFile("admin-key.pem"),
+    };
   }
 
   /** Lets a network or another security group reach etcd's client port 2379. */

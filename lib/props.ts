@@ -40,6 +40,15 @@ export interface EtcdMemberProps {
   readonly removed?: boolean;
 
   /**
+   * For a joining member: stop after phase 1. The member is registered as a learner (`member list`
+   * shows it unstarted, as in the recipe) but no VM is launched and nothing is promoted; set it back
+   * to false and deploy again to launch it. Only the last joining member may be register-only,
+   * since etcd takes one learner at a time.
+   * @default false
+   */
+  readonly registerOnly?: boolean;
+
+  /**
    * Extra subject alternative names for this member's certificate (DNS names or IPs),
    * e.g. a DNS name clients use. The member IP, 127.0.0.1 and localhost are always included.
    * @default none
@@ -195,6 +204,13 @@ export interface EtcdClusterProps {
    * @default "etcd-" + a hash of the construct path and the CA certificate, unique per cluster
    */
   readonly initialClusterToken?: string;
+
+  /**
+   * Seconds a joining member may take from registration to promotion (boot, install, catch up).
+   * On timeout the deploy fails and the member stays a learner, which does not touch quorum.
+   * @default 900
+   */
+  readonly joinTimeoutSeconds?: number;
 
   /**
    * How etcd is installed on the VM.

@@ -67,6 +67,9 @@ export function validateClusterProps(props: EtcdClusterProps): ValidationResult 
       `initialClusterToken is ${JSON.stringify(props.initialClusterToken)}: use 1-128 letters, digits, ".", "_" or "-", or leave it out for a unique default`,
     );
   }
+  if (props.joinTimeoutSeconds !== undefined && !isIntegerIn(props.joinTimeoutSeconds, 30, 86400)) {
+    errors.push(`joinTimeoutSeconds is ${props.joinTimeoutSeconds}: give a whole number of seconds from 30 to 86400 (booting and installing etcd takes a few minutes)`);
+  }
   checkCidrList("clientCidrs", props.clientCidrs, errors);
   checkCidrList("sshCidrs", props.sshCidrs, errors);
   validatePki(props, errors);
@@ -142,7 +145,7 @@ function validateMembers(props: EtcdClusterProps, network: NetworkFacts, errors:
     } else ipsSeen.set(member.privateIp, i);
   });
 
-  const voters = members.filter((m) => !m.removed).length;
+  const voters = members.filter((m) => !m.removed && !m.registerOnly).length;
   if (voters > 0 && voters % 2 === 0) {
     warnings.push(
       `the cluster has ${voters} members: an even count tolerates no more failures than ${voters - 1} (quorum is ${voters / 2 + 1}); use an odd number`,
@@ -151,8 +154,43 @@ function validateMembers(props: EtcdClusterProps, network: NetworkFacts, errors:
   if (voters > 7) {
     warnings.push(`the cluster has ${voters} members: every write waits for a majority, so more than 7 slows writes with little gain in tolerance; etcd recommends 3, 5 or 7`);
   }
-  if (members.every((m) => (m.initialClusterState ?? "new") === "existing")) {
+  validateMembershipChanges(members, errors);
+}
+
+/** Growing and shrinking: what etcd would refuse, or what would cost the cluster its quorum. */
+function validateMembershipChanges(members: readonly EtcdMemberProps[], errors: string[]): void {
+  const joining = (m: EtcdMemberProps) => (m.initialClusterState ?? "new") === "existing";
+  if (members.every(joining)) {
     errors.push(`every member has initialClusterState "existing": the members that bootstrap the cluster need "new" (the default); only members joining a running cluster take "existing"`);
+    return;
+  }
+  const firstJoiner = members.findIndex(joining);
+  members.forEach((m, i) => {
+    if (firstJoiner >= 0 && i > firstJoiner && !joining(m)) {
+      errors.push(`members[${i}] (${m.name}) bootstraps the cluster ("new") but comes after members[${firstJoiner}] (${members[firstJoiner].name}), which joins it: list the bootstrap members first, joining members after them in the order they join`);
+    }
+    if (m.registerOnly && !joining(m)) {
+      errors.push(`members[${i}].registerOnly is true but ${m.name} bootstraps the cluster: only a member with initialClusterState "existing" can be registered before it is launched`);
+    }
+  });
+  const registerOnly = members.map((m, i) => ({ m, i })).filter(({ m }) => m.registerOnly && !m.removed);
+  const lastJoiner = members.map(joining).lastIndexOf(true);
+  registerOnly.forEach(({ m, i }) => {
+    if (i !== lastJoiner) {
+      errors.push(`members[${i}] (${m.name}) is registerOnly but members after it join too: etcd takes one learner at a time, so only the last joining member can wait unlaunched; launch ${m.name} first`);
+    }
+  });
+
+  const removed = members.filter((m) => m.removed);
+  const remaining = members.length - removed.length;
+  const quorum = Math.floor(members.length / 2) + 1;
+  if (remaining === 0) {
+    errors.push(`every member has removed: true: etcd cannot remove its last member; to tear the cluster down, run cdktf destroy instead`);
+  } else if (removed.length > 0 && remaining < quorum) {
+    errors.push(
+      `${removed.length} of ${members.length} members have removed: true (${removed.map((m) => m.name).join(", ")}), leaving ${remaining}, fewer than the quorum of ${quorum}: ` +
+        `remove at most ${members.length - quorum} per deploy, and delete the entries of members removed by earlier deploys from the list`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ITerraformDependable } from "../cdktf";
+import { escapeTemplate } from "../terraform-string";
 
 export interface MemberInstanceProps {
   readonly name: string;
@@ -15,6 +16,8 @@ export interface MemberInstanceProps {
   readonly userData: string;
   readonly tags: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
+  /** 0 for a member that is removed or not launched yet: the block stays, the VM goes. */
+  readonly count: 0 | 1;
 }
 
 /** One member's VM: static private IP, IMDSv2 only, encrypted root volume. */
@@ -31,12 +34,13 @@ export class MemberInstance extends Construct {
       vpcSecurityGroupIds: props.securityGroupIds,
       keyName: props.keyName,
       associatePublicIpAddress: props.associatePublicIp,
-      userData: props.userData,
+      userData: escapeTemplate(props.userData),
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: props.rootVolumeSizeGiB, encrypted: true },
       tags: props.tags,
       volumeTags: props.tags,
       dependsOn: props.dependsOn,
+      count: props.count,
       lifecycle: {
         // cloud-init runs user data once per instance: a later change would only stop and start
         // the VM for nothing, and a new AMI release must not replace every member at once.
