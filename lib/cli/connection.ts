@@ -1,0 +1,61 @@
+// Where the operator CLI finds the cluster: flags, a synthesized stack's outputs, or etcdctl's env.
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export interface Connection {
+  readonly endpoints: string[];
+  readonly cacert: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface ConnectionFlags {
+  readonly endpoints?: string;
+  readonly pki?: string;
+  readonly stack?: string;
+}
+
+export class UsageError extends Error {}
+
+/**
+ * --endpoints and --pki win; then --stack (the outputs EtcdCluster synthesizes); then
+ * ETCDCTL_ENDPOINTS / ETCDCTL_CACERT / ETCDCTL_CERT / ETCDCTL_KEY, as etcdctl itself reads them.
+ */
+export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Connection {
+  const fromStack = flags.stack ? readStackOutputs(flags.stack) : undefined;
+  const pkiFile = (name: string) => (flags.pki ? path.join(flags.pki, name) : undefined);
+  const connection = {
+    endpoints: (flags.endpoints ?? fromStack?.ETCDCTL_ENDPOINTS ?? env.ETCDCTL_ENDPOINTS ?? "").split(",").filter(Boolean),
+    cacert: pkiFile("ca.pem") ?? fromStack?.ETCDCTL_CACERT ?? env.ETCDCTL_CACERT ?? "",
+    cert: pkiFile("admin.pem") ?? fromStack?.ETCDCTL_CERT ?? env.ETCDCTL_CERT ?? "",
+    key: pkiFile("admin-key.pem") ?? fromStack?.ETCDCTL_KEY ?? env.ETCDCTL_KEY ?? "",
+  };
+  const missing = Object.entries(connection).filter(([, v]) => v.length === 0).map(([k]) => k);
+  if (missing.length > 0) {
+    throw new UsageError(
+      `don't know the cluster's ${missing.join(", ")}: give --stack cdktf.out/stacks/<stack>, or --endpoints URL,URL and --pki <PKI directory>, or export the etcdctl_environment output`,
+    );
+  }
+  return connection;
+}
+
+/** Reads the etcdctl_environment output an EtcdCluster puts in the synthesized cdk.tf.json. */
+function readStackOutputs(stackDir: string): Record<string, string> {
+  const file = path.join(stackDir, "cdk.tf.json");
+  let config: { output?: Record<string, { value?: unknown }> };
+  try {
+    config = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}; run cdktf synth first`);
+  }
+  const outputs = Object.entries(config.output ?? {}).filter(([name]) => name.endsWith("etcdctl_environment"));
+  if (outputs.length !== 1) {
+    throw new UsageError(`${file} has ${outputs.length} EtcdCluster outputs named *_etcdctl_environment: give --endpoints and --pki instead`);
+  }
+  const vars: Record<string, string> = {};
+  for (const line of String(outputs[0][1].value).split("\n")) {
+    const match = /^export (ETCDCTL_[A-Z]+)=(.*)$/.exec(line);
+    if (match) vars[match[1]] = match[2];
+  }
+  return vars;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The operator CLI: what the recipe did with etcdctl, on the same code the deploy runs.
+import { EtcdClient } from "../membership/agent/etcd-client";
+import { addLearner, parseFlags, promote, remove } from "../membership/agent/membership";
+import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
+import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
+
+const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
+commands:
+  status                      member list and cluster health, as the recipe prints them
+  members                     member list only
+  add     --peer-url URL      register a member as a learner (phase 1)
+  promote --peer-url URL      promote a started learner to a voting member (phase 3)
+  remove  --peer-url URL      remove a member (before its VM goes)
+connection, in order of precedence:
+  --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
+  --stack cdktf.out/stacks/NAME   the outputs of a synthesized EtcdCluster
+  ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY`;
+
+export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+  const [command, ...rest] = argv;
+  const flags = parseFlags(rest);
+  try {
+    switch (command) {
+      case "status":
+      case "members": {
+        const connection = resolveConnection(flags as ConnectionFlags);
+        const status = await gatherStatus(new EtcdClient(connection), connection.endpoints);
+        formatMemberList(status).forEach((l) => out(l));
+        if (command === "status") formatHealth(status).forEach((l) => out(l));
+        return status.health.every((h) => h.healthy) ? 0 : 1;
+      }
+      case "add":
+      case "promote":
+      case "remove": {
+        if (!flags["peer-url"]) throw new UsageError(`${command} needs --peer-url https://IP:2380`);
+        const connection = resolveConnection(flags as ConnectionFlags);
+        const step = { add: addLearner, promote, remove }[command];
+        await step({
+          client: new EtcdClient(connection),
+          peerUrl: flags["peer-url"],
+          name: flags.name,
+          timeoutMs: Number(flags.timeout ?? 600) * 1000,
+          log: out,
+        });
+        return 0;
+      }
+      default:
+        out(USAGE);
+        return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+    }
+  } catch (err) {
+    out(`etcd-cluster ${command}: ${(err as Error).message}`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
