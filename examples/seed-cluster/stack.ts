@@ -1,12 +1,17 @@
+import * as path from "node:path";
 import type { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EtcdCluster, type EtcdMemberProps } from "../../lib";
 import { SEED_MEMBERS } from "./members";
 
+/** Both examples describe one cluster, so they share one PKI (git-ignored, made on first synth). */
+export const EXAMPLE_PKI_DIRECTORY = path.resolve(__dirname, "..", "..", ".etcd-pki", "seed-cluster");
+
 export interface SeedClusterStackProps {
+  /** @default SEED_MEMBERS */
   readonly members?: EtcdMemberProps[];
-  /** @default ".etcd-pki/<stack>/etcd" under the working directory */
+  /** @default EXAMPLE_PKI_DIRECTORY */
   readonly pkiDirectory?: string;
 }
 
@@ -19,7 +24,7 @@ export class SeedClusterStack extends TerraformStack {
     new AwsProvider(this, "aws", { region: "us-east-1" });
     this.cluster = new EtcdCluster(this, "etcd", {
       members: props.members ?? SEED_MEMBERS,
-      pki: props.pkiDirectory ? { directory: props.pkiDirectory } : undefined,
+      pki: { directory: props.pkiDirectory ?? EXAMPLE_PKI_DIRECTORY },
     });
   }
 }
