@@ -137,6 +137,7 @@ export class EtcdCluster extends Construct {
       outputPrefix: id,
       members: runningMembers(members),
       pkiDirectory: this.pkiDirectory,
+      pki: pki.material,
     });
   }
 

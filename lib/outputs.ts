@@ -2,12 +2,15 @@ import * as path from "node:path";
 import { Construct } from "constructs";
 import { TerraformOutput } from "./cdktf";
 import type { ClusterMember } from "./cluster-members";
+import { describeCertificate } from "./pki/certificate";
+import type { PkiMaterial } from "./pki/pki-directory";
 
 export interface ClusterOutputsProps {
   /** Prefix of the output names, so two clusters in one stack do not clash. */
   readonly outputPrefix: string;
   readonly members: readonly ClusterMember[];
   readonly pkiDirectory: string;
+  readonly pki: PkiMaterial;
 }
 
 /**
@@ -35,6 +38,16 @@ export class ClusterOutputs extends Construct {
           `export ETCDCTL_KEY=${file("admin-key.pem")}`,
         ].join("\n"),
         description: "shell lines that point etcdctl v3 at the cluster with the admin certificate",
+      },
+      certificate_expiry: {
+        value: Object.fromEntries(
+          [
+            ["ca", props.pki.caCertPem],
+            ["admin", props.pki.admin.certPem],
+            ...props.members.map((m) => [m.name, props.pki.members.get(m.name)!.certPem]),
+          ].map(([name, pem]) => [name, describeCertificate(pem).notAfter.toISOString()]),
+        ),
+        description: "when each certificate expires; `etcd-cluster status` warns 30 days ahead",
       },
       etcdctl_member_list: { value: `etcdctl ${flags} member list -w table`, description: "list the members" },
       etcdctl_endpoint_health: { value: `etcdctl ${flags} endpoint health --cluster`, description: "check every member's health" },

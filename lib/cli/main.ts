@@ -2,12 +2,14 @@
 // The operator CLI: what the recipe did with etcdctl, on the same code the deploy runs.
 import { EtcdClient } from "../membership/agent/etcd-client";
 import { addLearner, parseFlags, promote, remove } from "../membership/agent/membership";
+import * as path from "node:path";
+import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
 import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
 commands:
-  status                      member list and cluster health, as the recipe prints them
+  status                      member list, cluster health and certificate expiry
   members                     member list only
   add     --peer-url URL      register a member as a learner (phase 1)
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
@@ -27,7 +29,10 @@ export async function main(argv: string[], out: (line: string) => void = console
         const connection = resolveConnection(flags as ConnectionFlags);
         const status = await gatherStatus(new EtcdClient(connection), connection.endpoints);
         formatMemberList(status).forEach((l) => out(l));
-        if (command === "status") formatHealth(status).forEach((l) => out(l));
+        if (command === "status") {
+          formatHealth(status).forEach((l) => out(l));
+          formatExpiry(readCertificateExpiry(path.dirname(connection.cacert), new Date())).forEach((l) => out(l));
+        }
         return status.health.every((h) => h.healthy) ? 0 : 1;
       }
       case "add":

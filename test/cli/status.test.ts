@@ -1,0 +1,84 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { formatExpiry, readCertificateExpiry } from "../../lib/cli/certificate-expiry";
+import { formatHealth, formatMemberList, hexId, type ClusterStatus } from "../../lib/cli/cluster-status";
+import { resolveConnection, UsageError } from "../../lib/cli/connection";
+import { FIXTURE_PKI, synthCluster } from "../support/synth";
+
+// IDs as the JSON gateway gives them (decimal uint64 strings); the recipe's output shows hex.
+const NODE1 = { ID: "8944526325213793273", name: "etcd_node1", peerURLs: ["https://172.16.0.101:2380"], clientURLs: ["https://172.16.0.101:2379"] };
+const NODE2 = { ID: "10588296396433215498", name: "etcd_node2", peerURLs: ["https://172.16.0.102:2380"], clientURLs: ["https://172.16.0.102:2379"] };
+const NODE4_UNSTARTED = { ID: "5945093591016061231", peerURLs: ["https://172.16.0.104:2380"], isLearner: true };
+
+describe("status output, in the recipe's shape", () => {
+  const status: ClusterStatus = {
+    members: [NODE2, NODE4_UNSTARTED, NODE1],
+    health: [
+      { endpoint: "https://172.16.0.101:2379", healthy: true, leaderId: NODE1.ID },
+      { endpoint: "https://172.16.0.102:2379", healthy: false, reason: "connection refused" },
+    ],
+  };
+
+  test("THEN member list prints hex ids, the leader, and an unstarted learner as the recipe shows it", () => {
+    expect(hexId("255")).toBe("ff");
+    expect(hexId("18446744073709551615")).toBe("ffffffffffffffff"); // beyond a JS number's precision
+    expect(formatMemberList(status)).toEqual([
+      `${hexId(NODE4_UNSTARTED.ID)}[unstarted]: peerURLs=https://172.16.0.104:2380 isLearner=true`,
+      `${hexId(NODE1.ID)}: name=etcd_node1 peerURLs=https://172.16.0.101:2380 clientURLs=https://172.16.0.101:2379 isLeader=true`,
+      `${hexId(NODE2.ID)}: name=etcd_node2 peerURLs=https://172.16.0.102:2380 clientURLs=https://172.16.0.102:2379 isLeader=false`,
+    ]);
+  });
+
+  test("THEN health names each member and says whether quorum holds", () => {
+    expect(formatHealth(status)).toEqual([
+      `member ${hexId(NODE1.ID)} is healthy: got healthy result from https://172.16.0.101:2379`,
+      `member ${hexId(NODE2.ID)} is unhealthy: connection refused (https://172.16.0.102:2379)`,
+      "cluster is unavailable: 1 of 2 voting members healthy, quorum needs 2",
+    ]);
+  });
+});
+
+describe("certificate expiry", () => {
+  test("GIVEN the fixture PKI WHEN read at two dates THEN it lists every certificate and warns 30 days ahead", () => {
+    const expiry = readCertificateExpiry(FIXTURE_PKI, new Date("2026-06-01T00:00:00Z"));
+    expect(expiry.map((e) => e.file).sort()).toEqual(fs.readdirSync(FIXTURE_PKI).filter((f) => /(?<!-key)\.pem$/.test(f)).sort());
+    expect(formatExpiry(expiry).every((l) => !l.startsWith("WARNING"))).toBe(true);
+
+    const late = new Date(expiry[0].notAfter.getTime() - 10 * 86_400_000);
+    expect(formatExpiry(readCertificateExpiry(FIXTURE_PKI, late))[0]).toMatch(/^WARNING: .* in 10 days: delete it and run cdktf synth/);
+    const after = new Date(expiry[0].notAfter.getTime() + 86_400_000);
+    expect(formatExpiry(readCertificateExpiry(FIXTURE_PKI, after))[0]).toMatch(/^EXPIRED: /);
+  });
+
+  test("THEN the synthesized outputs carry each certificate's expiry date", () => {
+    const { json } = synthCluster();
+    expect(Object.keys(json.output.etcd_certificate_expiry.value).sort()).toEqual(["admin", "ca", "etcd_node1", "etcd_node2", "etcd_node3"]);
+    expect(json.output.etcd_certificate_expiry.value.ca).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});
+
+describe("where the CLI finds the cluster", () => {
+  test("GIVEN --endpoints and --pki THEN those win", () => {
+    expect(resolveConnection({ endpoints: "https://a:2379,https://b:2379", pki: "/p" }, {})).toEqual({
+      endpoints: ["https://a:2379", "https://b:2379"],
+      cacert: "/p/ca.pem",
+      cert: "/p/admin.pem",
+      key: "/p/admin-key.pem",
+    });
+  });
+
+  test("GIVEN a synthesized stack THEN its etcdctl_environment output is used", () => {
+    const { json } = synthCluster();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+    fs.writeFileSync(path.join(dir, "cdk.tf.json"), JSON.stringify(json));
+    const connection = resolveConnection({ stack: dir }, {});
+    expect(connection.endpoints).toEqual(["https://172.16.0.101:2379", "https://172.16.0.102:2379", "https://172.16.0.103:2379"]);
+    expect(connection.cert).toMatch(/admin\.pem$/);
+  });
+
+  test("GIVEN nothing THEN the error says every way to name the cluster", () => {
+    expect(() => resolveConnection({}, {})).toThrow(UsageError);
+    expect(() => resolveConnection({}, {})).toThrow(/--stack cdktf.out\/stacks\/<stack>, or --endpoints URL,URL and --pki/);
+  });
+});
