@@ -146,14 +146,15 @@ export class EtcdCluster extends Construct {
    * the synthesized stack's directory, where Terraform runs local-exec provisioners.
    */
   private membershipAccess(): MembershipAccess {
+    // One file, so the asset (and the commands naming it) is the same from lib/ and from dist/.
     const asset = new TerraformAsset(this, "membership-script", {
-      path: path.join(__dirname, "membership", "agent"),
-      type: AssetType.DIRECTORY,
+      path: path.join(__dirname, "membership", "etcd-membership.js"),
+      type: AssetType.FILE,
     });
     const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
     const pkiFile = (name: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, name));
     return {
-      script: path.posix.join(asset.path, "membership.js"),
+      script: asset.path,
       cacert: pkiFile("ca.pem"),
       cert: pkiFile("admin.pem"),
       key: pkiFile("admin-key.pem"),

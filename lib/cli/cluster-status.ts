@@ -1,5 +1,5 @@
 // The recipe's `etcdctl member list` and `cluster-health`, as the operator CLI prints them.
-import { EtcdClient, type Member } from "../membership/agent/etcd-client";
+import { EtcdClient, type Member } from "../membership/etcd-membership";
 
 export interface EndpointHealth {
   readonly endpoint: string;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The operator CLI: what the recipe did with etcdctl, on the same code the deploy runs.
-import { EtcdClient } from "../membership/agent/etcd-client";
-import { addLearner, parseFlags, promote, remove } from "../membership/agent/membership";
+import { EtcdClient } from "../membership/etcd-membership";
+import { addLearner, parseFlags, promote, remove } from "../membership/etcd-membership";
 import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";

@@ -4,7 +4,7 @@ import type { ClusterMember } from "../cluster-members";
 
 /** How the provisioners reach the cluster: paths relative to the synthesized stack's directory. */
 export interface MembershipAccess {
-  /** The membership script (lib/membership/membership.js, shipped as a Terraform asset). */
+  /** The membership script (lib/membership/etcd-membership.js, shipped as a Terraform asset). */
   readonly script: string;
   readonly cacert: string;
   readonly cert: string;

@@ -5,7 +5,7 @@ import { join } from "path";
 import { parseEnvironmentFile, renderEtcdConf } from "../../lib/etcd/etcd-conf";
 import { tuningSettings } from "../../lib/etcd/tuning";
 import { seedNode1Conf } from "./helpers/seed";
-import { requireTool } from "./helpers/tools";
+import { requireTool } from "../support/tools";
 
 const SEED_KEY_ORDER = [
   "ETCD_NAME",

@@ -8,7 +8,7 @@ import { join } from "path";
 import { parseEnvironmentFile, renderEtcdConf } from "../../lib/etcd/etcd-conf";
 import { tuningSettings } from "../../lib/etcd/tuning";
 import { type TestPki, testPki } from "./helpers/pki";
-import { requireTool } from "./helpers/tools";
+import { requireTool } from "../support/tools";
 
 // Loopback only: every URL below is 127.0.0.1.
 const HOST = "127.0.0.1";

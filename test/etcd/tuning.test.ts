@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { EXTRA_SETTING_NAMES, REFUSED_SETTINGS } from "../../lib/etcd/etcd-flags";
 import { type EtcdTuning, tuningSettings, validateTuning } from "../../lib/etcd/tuning";
-import { requireTool } from "./helpers/tools";
+import { requireTool } from "../support/tools";
 
 describe("tuningSettings", () => {
   test("sets nothing when there is no tuning", () => {

@@ -38,7 +38,7 @@ describe("adding etcd_node4 to the running seed cluster", () => {
     expect(register.count).toBe(1);
     const [add] = commands(register);
     expect(add.when).toBe("create");
-    expect(add.command).toMatch(/^node assets\/\S+\/membership\.js add /);
+    expect(add.command).toMatch(/^node assets\/\S+\/etcd-membership\.js add /);
     expect(add.command).toContain("--peer-url=https://172.16.0.104:2380");
     expect(add.command).toContain("--endpoints=https://172.16.0.101:2379,https://172.16.0.102:2379,https://172.16.0.103:2379");
     expect(add.command).toMatch(/--cert=\S*admin\.pem --key=\S*admin-key\.pem/);
@@ -76,8 +76,9 @@ describe("adding etcd_node4 to the running seed cluster", () => {
     const { json, stackDir } = synthCluster({ members: [...SEED, NODE4] }, { pkiDirectory, app });
     app.synth();
     const script = commands(steps(json, "etcd_node4").member)[0].command.split(" ")[1];
-    expect(fs.existsSync(path.join(stackDir, script))).toBe(true);
-    expect(fs.existsSync(path.join(path.dirname(path.join(stackDir, script)), "etcd-client.js"))).toBe(true);
+    expect(fs.readFileSync(path.join(stackDir, script), "utf8")).toBe(
+      fs.readFileSync(path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js"), "utf8"),
+    );
   });
 });
 

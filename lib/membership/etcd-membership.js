@@ -1,0 +1,357 @@
+#!/usr/bin/env node
+// @ts-check
+// etcd membership changes that survive being re-run: each step looks at `member list` first and
+// only acts on what is missing, so a deploy that failed half-way can simply be run again.
+// It talks to etcd's v3 HTTP/JSON gateway over mutual TLS with nothing but Node's https module,
+// so the deploying machine needs neither etcdctl nor a gRPC package. One dependency-free file:
+// it is copied into the synthesized stack as a Terraform asset and run by the local-exec
+// provisioners (add, promote, remove); the operator CLI imports it too.
+"use strict";
+
+const fs = require("node:fs");
+const https = require("node:https");
+
+/**
+ * @typedef {{ ID: string, name?: string, peerURLs?: string[], clientURLs?: string[], isLearner?: boolean }} Member
+ * @typedef {{ endpoints: string[], cacert: string, cert: string, key: string, timeoutMs?: number }} ClientOptions
+ */
+
+/** etcd answered, and said no: the message is etcd's own ("etcdserver: unhealthy cluster"). */
+class EtcdServerError extends Error {
+  /** @param {string} message @param {number} code @param {string} endpoint */
+  constructor(message, code, endpoint) {
+    super(message);
+    this.name = "EtcdServerError";
+    this.code = code;
+    this.endpoint = endpoint;
+  }
+}
+
+/** No endpoint answered: each one's reason, in words an operator can act on. */
+class EtcdUnreachableError extends Error {
+  /** @param {string[]} reasons */
+  constructor(reasons) {
+    super(`no etcd endpoint answered:\n${reasons.map((r) => `  ${r}`).join("\n")}`);
+    this.name = "EtcdUnreachableError";
+    this.reasons = reasons;
+  }
+}
+
+class EtcdClient {
+  /** @param {ClientOptions} options */
+  constructor(options) {
+    if (options.endpoints.length === 0) throw new Error("no endpoints: give --endpoints or ETCDCTL_ENDPOINTS");
+    this.endpoints = options.endpoints;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.tls = {
+      ca: readPem(options.cacert, "CA certificate (--cacert)"),
+      cert: readPem(options.cert, "client certificate (--cert)"),
+      key: readPem(options.key, "client key (--key)"),
+    };
+  }
+
+  /** @returns {Promise<{ members: Member[], memberId: string }>} */
+  async memberList() {
+    const { body } = await this.post("/v3/cluster/member/list", {});
+    return { members: body.members ?? [], memberId: body.header?.member_id ?? "" };
+  }
+
+  /** @param {string} peerUrl @param {boolean} isLearner @returns {Promise<Member>} */
+  async memberAdd(peerUrl, isLearner) {
+    const { body } = await this.post("/v3/cluster/member/add", { peerURLs: [peerUrl], isLearner });
+    return body.member;
+  }
+
+  /** @param {string} id */
+  async memberPromote(id) {
+    await this.post("/v3/cluster/member/promote", { ID: id });
+  }
+
+  /** @param {string} id */
+  async memberRemove(id) {
+    await this.post("/v3/cluster/member/remove", { ID: id });
+  }
+
+  /** One endpoint's /health, without failing over: the point is to ask that member. */
+  /** @param {string} endpoint @returns {Promise<{ healthy: boolean, reason?: string, tookMs: number }>} */
+  async health(endpoint) {
+    const started = Date.now();
+    try {
+      const { status, body } = await this.request(endpoint, "GET", "/health");
+      const healthy = status === 200 && body.health === "true";
+      return { healthy, reason: healthy ? undefined : body.reason || `HTTP ${status}`, tookMs: Date.now() - started };
+    } catch (err) {
+      return { healthy: false, reason: explain(endpoint, err), tookMs: Date.now() - started };
+    }
+  }
+
+  /** @param {string} endpoint @returns {Promise<any>} maintenance status of that member */
+  async status(endpoint) {
+    const { body } = await this.request(endpoint, "POST", "/v3/maintenance/status", {});
+    if (body.error) throw new EtcdServerError(body.error, body.code, endpoint);
+    return body;
+  }
+
+  /** POST to the first endpoint that answers; etcd's own refusals are not retried elsewhere. */
+  /** @param {string} path @param {object} payload */
+  async post(path, payload) {
+    const reasons = [];
+    for (const endpoint of this.endpoints) {
+      let response;
+      try {
+        response = await this.request(endpoint, "POST", path, payload);
+      } catch (err) {
+        reasons.push(explain(endpoint, err));
+        continue;
+      }
+      const error = response.body.error ?? (response.status >= 400 ? `HTTP ${response.status}` : undefined);
+      if (error) throw new EtcdServerError(error, response.body.code ?? 0, endpoint);
+      return response;
+    }
+    throw new EtcdUnreachableError(reasons);
+  }
+
+  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] */
+  request(endpoint, method, path, payload) {
+    const url = new URL(path, endpoint);
+    const data = payload === undefined ? undefined : JSON.stringify(payload);
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method,
+          ...this.tls,
+          timeout: this.timeoutMs,
+          headers: data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () => {
+            try {
+              resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} });
+            } catch {
+              reject(new Error(`answered HTTP ${res.statusCode} with something that is not JSON: ${text.slice(0, 200)}`));
+            }
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      req.on("error", reject);
+      req.end(data);
+    });
+  }
+}
+
+/** @param {string} file @param {string} what */
+function readPem(file, what) {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read the ${what} ${file}: ${/** @type {Error} */ (err).message}`);
+  }
+}
+
+/** Turns Node's TLS and socket errors into what went wrong and what to check. */
+/** @param {string} endpoint @param {any} err */
+function explain(endpoint, err) {
+  const code = err && err.code;
+  const hints = {
+    ECONNREFUSED: "connection refused: is etcd running there and listening on that port?",
+    EHOSTUNREACH: "host unreachable: is this machine inside the cluster's network (VPC, VPN, bastion)?",
+    ENETUNREACH: "network unreachable: is this machine inside the cluster's network (VPC, VPN, bastion)?",
+    ETIMEDOUT: "timed out: a security group or firewall may drop the traffic, or the member is down",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's certificate is not signed by the given CA: wrong --cacert, or another cluster",
+    SELF_SIGNED_CERT_IN_CHAIN: "the server's certificate chain ends in a CA other than --cacert: wrong CA file, or another cluster",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the server presents a self-signed certificate: is it etcd with ETCD_AUTO_TLS?",
+    ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate does not list this address: the endpoint is not the member the certificate was made for",
+    CERT_HAS_EXPIRED: "the server's certificate has expired: re-issue it from the PKI directory",
+    ECONNRESET: "the connection was reset during TLS: the server refused our client certificate (wrong --cert/--key or another CA), or it does not speak TLS",
+    EPROTO: "TLS failed: the server refused our client certificate (wrong --cert/--key or another CA), or it does not speak TLS",
+  };
+  const hint = (code && /** @type {Record<string,string>} */ (hints)[code]) || "";
+  const alert = /alert (bad|unknown|certificate)[^:]*/i.exec(String(err && err.message));
+  const detail = alert ? `the server refused our client certificate (${alert[0]}): check --cert/--key belong to this cluster's CA` : hint;
+  return `${endpoint}: ${detail || (err && err.message) || String(err)}${code && !detail.includes(code) ? ` [${code}]` : ""}`;
+}
+
+
+
+/**
+ * @typedef {(line: string) => void} Log
+ * @typedef {{ client: EtcdClient, peerUrl: string, name?: string, timeoutMs: number, log: Log, sleep?: (ms: number) => Promise<void> }} StepOptions
+ */
+
+// etcd refuses membership changes for ~5 s after a member connects (strict reconfig check), and
+// takes one learner at a time: both clear up by themselves, so they are waited out.
+const TRANSIENT = [/unhealthy cluster/, /too many learner members/, /not enough started members/, /leader changed/, /timed out/, /no leader/];
+const LEARNER_NOT_READY = /can only promote a learner member which is in sync with leader|learner member not found|not started/;
+
+class MembershipError extends Error {}
+
+/** Phase 1: register the member as a learner, which does not count toward quorum. */
+/** @param {StepOptions} o @returns {Promise<Member>} */
+async function addLearner(o) {
+  return retrying(o, `add ${label(o)} as a learner`, async () => {
+    const existing = findByPeerUrl((await o.client.memberList()).members, o.peerUrl);
+    if (existing) {
+      o.log(`${label(o)} is already a member (${describe(existing)}): nothing to add`);
+      return existing;
+    }
+    const added = await o.client.memberAdd(o.peerUrl, true);
+    o.log(`added ${label(o)} as learner ${added.ID}`);
+    return added;
+  });
+}
+
+/** Phase 3: once the new member runs and has caught up, make it a voting member. */
+/** @param {StepOptions} o @returns {Promise<Member>} */
+async function promote(o) {
+  return retrying(o, `promote ${label(o)}`, async () => {
+    const member = findByPeerUrl((await o.client.memberList()).members, o.peerUrl);
+    if (!member) {
+      throw new MembershipError(`${label(o)} is not a member of the cluster: register it first (add), then start it, then promote`);
+    }
+    if (!member.isLearner) {
+      o.log(`${label(o)} is a voting member (${member.ID}): nothing to promote`);
+      return member;
+    }
+    if (!member.name) throw new NotYet(`${label(o)} is registered but has not started yet`);
+    try {
+      await o.client.memberPromote(member.ID);
+    } catch (err) {
+      if (err instanceof EtcdServerError && LEARNER_NOT_READY.test(err.message)) {
+        throw new NotYet(`${label(o)} has started and is catching up with the leader`);
+      }
+      throw err;
+    }
+    o.log(`promoted ${label(o)} (${member.ID}) to a voting member`);
+    return { ...member, isLearner: false };
+  });
+}
+
+/** Takes the member out before its VM goes; a member already gone is success. */
+/** @param {StepOptions} o */
+async function remove(o) {
+  return retrying(o, `remove ${label(o)}`, async () => {
+    const { members } = await o.client.memberList();
+    const member = findByPeerUrl(members, o.peerUrl);
+    if (!member) {
+      o.log(`${label(o)} is not a member: nothing to remove`);
+      return;
+    }
+    if (members.length === 1) {
+      // Only when the whole cluster is being destroyed: etcd cannot remove its last member.
+      o.log(`${label(o)} is the last member: leaving it, the cluster goes with it`);
+      return;
+    }
+    await o.client.memberRemove(member.ID);
+    o.log(`removed ${label(o)} (${member.ID})`);
+  });
+}
+
+class NotYet extends Error {}
+
+/**
+ * Runs a step until it succeeds, waiting out transient refusals and unreachable endpoints with
+ * backoff and a progress line, up to the step's deadline.
+ * @template T @param {StepOptions} o @param {string} what @param {() => Promise<T>} step @returns {Promise<T>}
+ */
+async function retrying(o, what, step) {
+  const sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  const started = Date.now();
+  let delay = 250;
+  let lastReason = "";
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      const transient =
+        err instanceof NotYet ||
+        err instanceof EtcdUnreachableError ||
+        (err instanceof EtcdServerError && TRANSIENT.some((re) => re.test(err.message)));
+      if (!transient) throw err;
+      const elapsed = Date.now() - started;
+      const reason = /** @type {Error} */ (err).message;
+      if (elapsed + delay > o.timeoutMs) {
+        throw new MembershipError(`gave up after ${Math.round(elapsed / 1000)} s trying to ${what}: ${reason}`);
+      }
+      if (reason !== lastReason || delay >= 4000) {
+        o.log(`waiting to ${what} (${Math.round(elapsed / 1000)} s of ${Math.round(o.timeoutMs / 1000)} s): ${reason}`);
+      }
+      lastReason = reason;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 4000);
+    }
+  }
+}
+
+/** @param {Member[]} members @param {string} peerUrl */
+function findByPeerUrl(members, peerUrl) {
+  return members.find((m) => (m.peerURLs ?? []).includes(peerUrl));
+}
+
+/** @param {Member} m */
+function describe(m) {
+  return `${m.isLearner ? "learner" : "voter"} ${m.ID}${m.name ? "" : ", not started"}`;
+}
+
+/** @param {{ name?: string, peerUrl: string }} o */
+function label(o) {
+  return o.name ? `${o.name} (${o.peerUrl})` : o.peerUrl;
+}
+
+/**
+ * Command line for the provisioners:
+ *   node membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS]
+ *     [--endpoints URL,URL] [--cacert F] [--cert F] [--key F]
+ * Connection flags default to etcdctl's environment (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...).
+ * @param {string[]} argv
+ */
+async function main(argv) {
+  const [command, ...rest] = argv;
+  const steps = { add: addLearner, promote, remove };
+  const flags = parseFlags(rest);
+  const step = /** @type {Record<string, (o: StepOptions) => Promise<unknown>>} */ (steps)[command ?? ""];
+  if (!step || !flags["peer-url"]) {
+    process.stderr.write("usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--cacert F] [--cert F] [--key F]\n");
+    return 2;
+  }
+  const log = (/** @type {string} */ line) => process.stdout.write(`[etcd ${command}] ${line}\n`);
+  try {
+    const client = new EtcdClient({
+      endpoints: (flags.endpoints ?? process.env.ETCDCTL_ENDPOINTS ?? "").split(",").filter(Boolean),
+      cacert: flags.cacert ?? process.env.ETCDCTL_CACERT ?? "",
+      cert: flags.cert ?? process.env.ETCDCTL_CERT ?? "",
+      key: flags.key ?? process.env.ETCDCTL_KEY ?? "",
+    });
+    const timeoutMs = Number(flags.timeout ?? 600) * 1000;
+    await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log });
+    return 0;
+  } catch (err) {
+    process.stderr.write(`[etcd ${command}] failed: ${/** @type {Error} */ (err).message}\n`);
+    if (command === "promote") {
+      process.stderr.write(`[etcd ${command}] the member is still a learner, which does not vote: the cluster's quorum is unchanged. Fix the member (its VM's /var/log/cloud-init-output.log and journalctl -u etcd), then run the deploy again.\n`);
+    }
+    return 1;
+  }
+}
+
+/** @param {string[]} args @returns {Record<string, string>} */
+function parseFlags(args) {
+  /** @type {Record<string, string>} */
+  const flags = {};
+  for (let i = 0; i < args.length; i++) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(args[i]);
+    if (!match) continue;
+    flags[match[1]] = match[2] ?? args[++i] ?? "";
+  }
+  return flags;
+}
+
+module.exports = { EtcdClient, EtcdServerError, EtcdUnreachableError, addLearner, promote, remove, findByPeerUrl, parseFlags, MembershipError, main };
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
