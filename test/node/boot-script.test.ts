@@ -6,7 +6,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { type InstallPlan, resolveInstallPlan } from "../../lib/etcd/releases";
 import { type BootScriptInput, renderBootScript } from "../../lib/node/boot-script";
-import { requireTool } from "../etcd/helpers/tools";
+import { requireTool } from "../support/tools";
 
 const TLS = { certFile: "/etc/etcd/ssl/etcd.pem", keyFile: "/etc/etcd/ssl/etcd-key.pem", trustedCaFile: "/etc/etcd/ssl/ca.pem" };
 const RELEASE = resolveInstallPlan(undefined, "amd64").plan as InstallPlan;

@@ -8,7 +8,7 @@ import { parseCloudConfig } from "../../lib/node/cloud-config";
 import { ETCD_PATHS, type MemberUserDataInput, renderMemberUserData } from "../../lib/node/member-user-data";
 import { opensslPki, readPem, testPki } from "../etcd/helpers/pki";
 import { seedNode1Conf } from "../etcd/helpers/seed";
-import { requireTool } from "../etcd/helpers/tools";
+import { requireTool } from "../support/tools";
 
 const RELEASE = resolveInstallPlan(undefined, "amd64").plan as InstallPlan;
 const pem = (label: string) => `-----BEGIN ${label}-----\nFIXTURE+${label.replace(/ /g, "+")}\n-----END ${label}-----\n`;

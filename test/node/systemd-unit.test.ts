@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { renderSystemdUnit } from "../../lib/node/systemd-unit";
-import { requireTool } from "../etcd/helpers/tools";
+import { requireTool } from "../support/tools";
 
 const UNIT_INPUT = { execStart: "/usr/local/bin/etcd", environmentFile: "/etc/etcd/etcd.conf", user: "etcd" };
 
