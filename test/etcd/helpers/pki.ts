@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
-import { requireTool } from "./tools";
+import { requireTool } from "../../support/tools";
 
 /** PEM files of a CA, a member certificate (server and client use, SAN 127.0.0.1) and an admin client. */
 export interface TestPki {
