@@ -220,7 +220,7 @@ function renderAllUserData(
         },
         caCertPem: pki.caCertPem,
         certPem: credentials.certPem,
-        keyPem: credentials.keyPem,
+        keyDelivery: { mode: "user-data", keyPem: credentials.keyPem },
         install,
       });
       return [member.name, userData];

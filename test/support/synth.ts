@@ -72,3 +72,16 @@ export function memberFiles(json: any, member: string): Map<string, string> {
 export function memberConf(json: any, member: string): Record<string, string> {
   return parseEnvironmentFile(memberFiles(json, member).get("/etc/etcd/etcd.conf")!);
 }
+
+/**
+ * Synthesizes the seed example's stack (the stack a user deploys) with `members` into `outdir`,
+ * as `cdktf synth` would, and returns the stack directory holding cdk.tf.json and its assets.
+ */
+export function synthExampleToDisk(members: EtcdMemberProps[], pkiDirectory: string, outdir: string): string {
+  // Required lazily: the examples import this library, which this helper also serves.
+  const { SeedClusterStack } = require("../../examples/seed-cluster/stack") as typeof import("../../examples/seed-cluster/stack");
+  const app = new App({ outdir, stackTraces: false });
+  new SeedClusterStack(app, "seed-cluster", { members, pkiDirectory });
+  app.synth();
+  return path.join(outdir, "stacks", "seed-cluster");
+}

@@ -1,0 +1,46 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ProcessIdentity } from "./process-identity";
+
+/**
+ * Everything a lab created, recorded before it is created, so that labDown can undo exactly that,
+ * also from another process after a crash.
+ */
+export interface LabState {
+  readonly name: string;
+  /** Per-member roots and logs. */
+  readonly stateDir: string;
+  /** Directories the lab created (removed recursively, last first). */
+  readonly createdPaths: string[];
+  /** Network namespaces the lab created (or was about to). */
+  readonly namespaces: string[];
+  /** Running member processes by member name. */
+  readonly processes: Record<string, ProcessIdentity>;
+}
+
+export function validateLabName(name: string): void {
+  // It names /run/<name> and prefixes network namespace names.
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
+    throw new Error(`lab name "${name}" must be 1-32 characters of a-z, 0-9 and "-", starting with a letter`);
+  }
+}
+
+/** The lab's fixed home, found from its name alone: it holds state.json (and, by default, the state dir). */
+export function labHome(name: string): string {
+  return `/run/${name}`;
+}
+
+function statePath(name: string): string {
+  return join(labHome(name), "state.json");
+}
+
+export function readLabState(name: string): LabState | undefined {
+  const path = statePath(name);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as LabState) : undefined;
+}
+
+export function writeLabState(state: LabState): void {
+  const path = statePath(state.name);
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2));
+  renameSync(`${path}.tmp`, path);
+}

@@ -1,0 +1,152 @@
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { labDown, labUp } from "../../lib/lab";
+import { hostDirClaims } from "../../lib/lab/host-dirs";
+import { makeLabInput, THREE_MEMBERS } from "./make-stack";
+import { runInChild } from "./run-in-child";
+
+const LAB = "labdown";
+const CRASHED = "labcrash";
+const FAILED = "labfail";
+// 172.16.0.0/12: the host's network namespace must never hold such an address.
+const PRIVATE_172 = /\b172\.(1[6-9]|2\d|3[01])\.\d+\.\d+/;
+let input: ReturnType<typeof makeLabInput>;
+let monitor: ChildProcess;
+let monitored = "";
+
+beforeAll(() => {
+  // Every link, address and route change in the host's network namespace while the labs run
+  // (started first: making the PKI gives it ample time to subscribe).
+  monitor = spawn("ip", ["-o", "monitor", "link", "address", "route"], { stdio: ["ignore", "pipe", "inherit"] });
+  monitor.stdout!.setEncoding("utf8").on("data", (d: string) => (monitored += d));
+  input = makeLabInput();
+});
+
+afterAll(async () => {
+  monitor?.kill();
+  await labDown(LAB);
+  await labDown(CRASHED);
+  await labDown(FAILED);
+  input?.remove();
+});
+
+function labNamespaces(lab: string): string[] {
+  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((ns) => ns.startsWith(`${lab}-`));
+}
+
+/** Running, as opposed to gone or a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+function hostAddresses(): string {
+  return execFileSync("ip", ["-o", "addr"], { encoding: "utf8" });
+}
+
+function hostLinks(): string[] {
+  return execFileSync("ip", ["-o", "link"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(":")[1]?.trim())
+    .filter(Boolean);
+}
+
+/** Host directories labs create only while some lab uses them; with no lab claiming them they must be as before. */
+const SHARED_DIRS = ["/etc/etcd", "/run/netns"];
+const sharedBefore = Object.fromEntries(SHARED_DIRS.map((d) => [d, existsSync(d)]));
+function expectSharedDirsReleased(lab: string): void {
+  for (const dir of SHARED_DIRS) {
+    const claims = hostDirClaims(dir);
+    expect(claims).not.toContain(lab);
+    if (claims.length === 0) expect(existsSync(dir)).toBe(sharedBefore[dir]);
+  }
+}
+
+test("labDown removes every process, namespace and path the lab created, and nothing else", async () => {
+  // GIVEN a running lab whose state dir is a given, pre-existing directory
+  const linksBefore = hostLinks();
+  const stateDir = mkdtempSync(join(tmpdir(), "etcd-lab-state-"));
+  const lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB, stateDir });
+  const pids = lab.memberNames.map((m) => lab.pid(m)!);
+  const created = lab.createdPaths;
+  expect(pids.every(running)).toBe(true);
+  expect(labNamespaces(LAB).sort()).toEqual(
+    [`${LAB}-br`, `${LAB}-deployer`, `${LAB}-etcd_node1`, `${LAB}-etcd_node2`, `${LAB}-etcd_node3`].sort(),
+  );
+  // AND the host's network namespace has no lab address and no new link while it runs
+  expect(hostAddresses()).not.toMatch(PRIVATE_172);
+  expect(hostLinks()).toEqual(linksBefore);
+
+  // WHEN the lab is taken down
+  await labDown(LAB);
+
+  // THEN no namespace of the lab remains, none of its etcd processes runs, and no path it created exists
+  expect(labNamespaces(LAB)).toEqual([]);
+  expect(pids.filter(running)).toEqual([]);
+  expect(created).toContain(`/run/${LAB}`);
+  expect(created.filter((p) => existsSync(p))).toEqual([]);
+  // AND the given state dir itself, which the lab did not create, is left (empty)
+  expect(readdirSync(stateDir)).toEqual([]);
+  rmSync(stateDir, { recursive: true });
+  expectSharedDirsReleased(LAB);
+  // AND a second labDown has nothing left to do
+  await expect(labDown(LAB)).resolves.toBeUndefined();
+});
+
+test("labDown cleans up after the process that ran labUp died without taking the lab down", async () => {
+  // GIVEN a lab started by a process that then exited (a crash, as far as the lab is concerned)
+  const child = runInChild(`
+    const l = await lab.labUp({ stackDir: ${JSON.stringify(input.stackDir)}, pkiDirectory: ${JSON.stringify(input.pkiDir)},
+      labName: "${CRASHED}", log: () => undefined });
+    console.log(JSON.stringify({ pids: l.memberNames.map((m) => l.pid(m)), created: l.createdPaths }));
+    process.exit(0);
+  `);
+  expect(child).toMatchObject({ status: 0 });
+  const { pids, created } = JSON.parse(child.stdout) as { pids: number[]; created: string[] };
+  expect(pids.every(running)).toBe(true);
+  expect(labNamespaces(CRASHED)).toHaveLength(5);
+
+  // WHEN labDown runs from another process, knowing only the lab's name
+  await labDown(CRASHED);
+
+  // THEN its orphaned etcd processes, namespaces and paths are gone
+  expect(pids.filter(running)).toEqual([]);
+  expect(labNamespaces(CRASHED)).toEqual([]);
+  expect(created.filter((p) => existsSync(p))).toEqual([]);
+  expectSharedDirsReleased(CRASHED);
+});
+
+test("a labUp that fails quotes the failing member's log and removes what it created", async () => {
+  // GIVEN a stack in which etcd_node2 listens on an address its instance does not have
+  const broken = makeLabInput(
+    THREE_MEMBERS.map((m) => (m.name === "etcd_node2" ? { ...m, conf: { ETCD_LISTEN_CLIENT_URLS: "https://172.16.9.9:2379" } } : m)),
+  );
+  try {
+    // WHEN the lab is brought up
+    const up = labUp({ stackDir: broken.stackDir, pkiDirectory: broken.pkiDir, labName: FAILED, log: () => undefined });
+
+    // THEN it fails, naming the member and quoting etcd's own error
+    await expect(up).rejects.toThrow(/etcd_node2 is not running; its log ends:[\s\S]*172\.16\.9\.9:2379: bind: cannot assign requested address/);
+    // AND nothing of the lab is left
+    expect(labNamespaces(FAILED)).toEqual([]);
+    expect(existsSync(`/run/${FAILED}`)).toBe(false);
+    expectSharedDirsReleased(FAILED);
+  } finally {
+    broken.remove();
+  }
+});
+
+test("the host's network namespace saw no lab address, link or route at any point", () => {
+  // GIVEN the labs above have been up and down
+  // THEN `ip monitor` in the host's namespace recorded no 172.16.0.0/12 address and no change at all
+  expect(monitored).not.toMatch(PRIVATE_172);
+  expect(monitored).toBe("");
+});

@@ -1,0 +1,56 @@
+import { Lab, labDown, labUp } from "../../lib/lab";
+import { makeLabInput } from "./make-stack";
+import { runInChild } from "./run-in-child";
+
+const LAB = "labrefuse";
+let input: ReturnType<typeof makeLabInput>;
+let lab: Lab;
+
+beforeAll(async () => {
+  input = makeLabInput();
+  lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB });
+});
+
+afterAll(async () => {
+  await labDown(LAB);
+  input?.remove();
+});
+
+test("labUp refuses a lab name that is already running, and leaves that lab alone", async () => {
+  // GIVEN a running lab
+  const pids = lab.memberNames.map((m) => lab.pid(m));
+
+  // WHEN labUp is called again with its name
+  const again = labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB, log: () => undefined });
+
+  // THEN it refuses, saying why and what to do
+  await expect(again).rejects.toThrow(`lab "${LAB}" is already running (/run/${LAB}/state.json exists); run labDown("${LAB}") first`);
+  // AND the running lab is untouched: same processes, still healthy
+  expect(lab.memberNames.map((m) => lab.pid(m))).toEqual(pids);
+  await lab.waitHealthy(undefined, 10_000);
+});
+
+test("labUp refuses when etcd is not installed, naming the packages", async () => {
+  // GIVEN a PATH on which there is no etcd
+  const path = process.env.PATH;
+  process.env.PATH = "/nonexistent";
+  try {
+    // WHEN a lab is started THEN it refuses with the install command
+    await expect(
+      labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: "labnoetcd", log: () => undefined }),
+    ).rejects.toThrow("etcd is not installed (no etcd on PATH): apt-get install etcd-server etcd-client");
+  } finally {
+    process.env.PATH = path;
+  }
+});
+
+test("labUp refuses to run without root", () => {
+  // WHEN an unprivileged user (nobody) starts a lab
+  const child = runInChild(
+    `await lab.labUp({ stackDir: ${JSON.stringify(input.stackDir)}, pkiDirectory: "/nonexistent", labName: "labnoroot" });`,
+    { asUid: 65534 },
+  );
+
+  // THEN it refuses before touching anything
+  expect(child).toMatchObject({ status: 3, stdout: expect.stringContaining("ERROR: the etcd lab must run as root") });
+});
