@@ -1,33 +1,45 @@
 import type { InstallPlan } from "../etcd/releases";
+import { ssmParameterNameProblem } from "./ssm-parameter-name";
 
 export interface BootScriptInput {
   readonly install: InstallPlan;
   /** Parent of the member's data directory; created for `user` with mode 0700. */
   readonly dataDir: string;
   readonly user: string;
-  /** Used for the local mTLS health check; the member certificate is also a client certificate. */
-  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly trustedCaFile: string };
+  /**
+   * The member's etcd.conf, which is valid shell: main sources it, so the TLS paths the health
+   * check and fetch_key use (ETCD_TRUSTED_CA_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE) are etcd's own.
+   */
+  readonly confFile: string;
   readonly healthTimeoutSeconds: number;
+  /**
+   * SSM SecureString parameter that holds the member's private key. When set, `fetch_key` writes
+   * it to tls.keyFile before etcd starts; when not, the key must already be there (user data).
+   */
+  readonly keyParameter?: string;
 }
 
 /**
- * The script cloud-init runs once as root: install etcd, prepare the data directory, start the
- * service, and wait until the member answers /health. Settings are plain variables at the top and
- * each step is a function called from `main`, so a test can source everything but the last line
- * and run one step with, say, another BIN_DIR. It never writes `${` or `%{`: the user data is a
- * Terraform string, where those start an interpolation.
+ * The script cloud-init runs once as root: install etcd, prepare the data directory, fetch the
+ * private key from SSM (only with a keyParameter), start the service, and wait until the member
+ * answers /health. Settings are plain variables at the top and each step is a function called
+ * from `main`, so a test can source everything but the last line and run one step with, say,
+ * another BIN_DIR. It never writes `${` or `%{`: the user data is a Terraform string, where those
+ * start an interpolation.
  */
 export function renderBootScript(input: BootScriptInput): string {
   if (!Number.isSafeInteger(input.healthTimeoutSeconds) || input.healthTimeoutSeconds <= 0) {
     throw new Error(`boot script: healthTimeoutSeconds is ${input.healthTimeoutSeconds} but must be a positive whole number`);
   }
+  const { keyParameter } = input;
+  const nameProblem = keyParameter === undefined ? undefined : ssmParameterNameProblem(keyParameter);
+  if (nameProblem) throw new Error(`boot script: keyParameter ${JSON.stringify(keyParameter)} ${nameProblem}`);
   const { install } = input;
   const source =
     install.source === "release"
       ? [
           `ETCD_URL=${shQuote(install.url)}`,
           `ETCD_SHA256=${shQuote(install.sha256)}`,
-          `ETCD_TOP_DIR=${shQuote(`etcd-${install.version}-linux-${install.arch}`)}`,
         ]
       : [`ETCD_PACKAGE=${shQuote(install.packageName)}`];
 
@@ -39,11 +51,9 @@ ${source.join("\n")}
 BIN_DIR=${shQuote(install.binDir)}
 DATA_DIR=${shQuote(input.dataDir)}
 ETCD_USER=${shQuote(input.user)}
-CA_FILE=${shQuote(input.tls.trustedCaFile)}
-CERT_FILE=${shQuote(input.tls.certFile)}
-KEY_FILE=${shQuote(input.tls.keyFile)}
+ETCD_CONF=${shQuote(input.confFile)}
 HEALTH_TIMEOUT=${input.healthTimeoutSeconds}
-
+${keyParameter === undefined ? "" : `KEY_PARAMETER=${shQuote(keyParameter)}\nKEY_TIMEOUT=300\nKEY_INTERVAL=5\n`}
 log() { echo "etcd-bootstrap: $*"; }
 fail() { log "$*" >&2; exit 1; }
 
@@ -53,7 +63,7 @@ prepare_data_dir() {
   chown "$ETCD_USER:" "$DATA_DIR"
   chmod 0700 "$DATA_DIR"
 }
-
+${keyParameter === undefined ? "" : FETCH_KEY}
 start_etcd() {
   systemctl daemon-reload
   systemctl enable etcd
@@ -63,7 +73,7 @@ start_etcd() {
 
 wait_healthy() {
   deadline=$(($(date +%s) + HEALTH_TIMEOUT))
-  until curl -fsS -m 5 --cacert "$CA_FILE" --cert "$CERT_FILE" --key "$KEY_FILE" \\
+  until curl -fsS -m 5 --cacert "$ETCD_TRUSTED_CA_FILE" --cert "$ETCD_CERT_FILE" --key "$ETCD_KEY_FILE" \\
     https://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; do
     left=$((deadline - $(date +%s)))
     if [ "$left" -le 0 ]; then
@@ -77,9 +87,10 @@ wait_healthy() {
 }
 
 main() {
+  . "$ETCD_CONF"
   install_etcd
   prepare_data_dir
-  start_etcd
+${keyParameter === undefined ? "" : "  fetch_key\n"}  start_etcd
   wait_healthy
 }
 
@@ -97,7 +108,7 @@ const INSTALL_RELEASE = `install_etcd() {
     fail "SHA-256 mismatch for $ETCD_URL (expected $ETCD_SHA256); not installing"
   fi
   tar -xzf "$work/etcd.tgz" -C "$work"
-  cd "$work/$ETCD_TOP_DIR"
+  cd "$work/$(basename "$ETCD_URL" .tar.gz)"
   install -m 0755 etcd etcdctl "$BIN_DIR/"
   # etcdutl ships from etcd 3.5 on.
   if [ -f etcdutl ]; then install -m 0755 etcdutl "$BIN_DIR/"; fi
@@ -122,6 +133,46 @@ const INSTALL_PACKAGE = `install_etcd() {
   # The package may have started etcd with its own defaults; start_etcd restarts it with etcd.conf.
   systemctl stop etcd 2>/dev/null || true
 }
+`;
+
+// Why it is written this way (the comments live here, not in the script: every byte of it counts
+// against EC2's 16 KB of user data):
+// - instance_region is a function of its own so a rehearsal can stand in for IMDSv2.
+// - fetch_key is a subshell, so its umask 077 and its EXIT trap (which removes the temp file on
+//   every way out) end with it.
+// - A new instance profile's credentials and IAM policy take seconds to a minute to work, so a
+//   refusal is retried until KEY_TIMEOUT, logging the CLI's last error line each time.
+// - AWS_PAGER is emptied: the CLI's default pager (less) may be missing and nothing reads a page.
+// - The key goes from the CLI's stdout straight into a 0600 temp file next to the key, renamed over
+//   it once it looks like a PEM private key and belongs to etcd: it is never in a shell variable,
+//   a log line or a partially written key file. "PRIVATE.KEY": the user data never holds the text
+//   a leak check looks for.
+const FETCH_KEY = `
+instance_region() {
+  u=http://169.254.169.254/latest
+  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
+}
+
+fetch_key() (
+  umask 077
+  REGION=$(instance_region) || fail "no region from IMDS"
+  tmp=$(mktemp "$ETCD_KEY_FILE.XXXXXX")
+  trap 'rm -f "$tmp"' EXIT
+  deadline=$(($(date +%s) + KEY_TIMEOUT))
+  until err=$(AWS_PAGER= aws ssm get-parameter --region "$REGION" --name "$KEY_PARAMETER" --with-decryption \\
+    --query Parameter.Value --output text --cli-connect-timeout 10 2>&1 >"$tmp"); do
+    left=$((deadline - $(date +%s)))
+    [ "$left" -gt 0 ] || fail "cannot read SSM parameter $KEY_PARAMETER: $err"
+    log "no key yet, $left s left: $(echo "$err" | tail -n 1)"
+    sleep "$KEY_INTERVAL"
+  done
+  grep -q '^-----BEGIN .*PRIVATE.KEY-----$' "$tmp" && grep -q '^-----END .*PRIVATE.KEY-----$' "$tmp" ||
+    fail "$KEY_PARAMETER holds no PEM private key"
+  chown "$ETCD_USER:$ETCD_USER" "$tmp"
+  mv -f "$tmp" "$ETCD_KEY_FILE"
+  log "wrote $ETCD_KEY_FILE"
+)
 `;
 
 /** Single-quotes a value for sh: nothing inside is expanded. */

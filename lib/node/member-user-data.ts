@@ -21,20 +21,35 @@ export const ETCD_USER = "etcd";
 /** The client URL the boot script's health check uses; etcd.conf must listen on it. */
 const LOCAL_CLIENT_URL = "https://127.0.0.1:2379";
 
+/**
+ * How the member's private key reaches ETCD_PATHS.key. "user-data" writes it from the user data
+ * itself, where anyone who can read the instance's attributes, IMDS, cloud-init's cache or the
+ * Terraform state sees it. "ssm" leaves it out: the boot script reads it from an SSM SecureString
+ * parameter with the instance profile's credentials (see MemberKeyParameter).
+ */
+export type KeyDelivery =
+  | { readonly mode: "user-data"; readonly keyPem: string }
+  | { readonly mode: "ssm"; readonly parameterName: string };
+
 export interface MemberUserDataInput {
   /** The member's etcd.conf; its TLS paths must be ETCD_PATHS' and its data dir under ETCD_PATHS.dataRoot. */
   readonly conf: EtcdConfInput;
   readonly caCertPem: string;
   readonly certPem: string;
-  readonly keyPem: string;
+  readonly keyDelivery: KeyDelivery;
   readonly install: InstallPlan;
   /** How long the boot script waits for the member to report healthy. Default 600. */
   readonly healthTimeoutSeconds?: number;
 }
 
-/** The EC2 user data of one member: a #cloud-config that writes every file and runs the boot script. */
+/** The EC2 user data of one member: a #cloud-config that writes its files (the key only in "user-data" mode) and runs the boot script. */
 export function renderMemberUserData(input: MemberUserDataInput): string {
-  const { conf } = input;
+  const { conf, keyDelivery } = input;
+  // Also for JavaScript callers and the old `keyPem` field: a missing key must not render silently.
+  const mode: unknown = (keyDelivery as { mode?: unknown } | undefined)?.mode;
+  if (mode !== "user-data" && mode !== "ssm") {
+    throw new Error(`member user data: keyDelivery.mode is ${JSON.stringify(mode)} but must be "user-data" or "ssm"`);
+  }
   const expected = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
   for (const [field, path] of Object.entries(expected)) {
     const actual = conf.tls[field as keyof typeof expected];
@@ -56,7 +71,9 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
       { path: ETCD_PATHS.caCert, content: input.caCertPem, permissions: "0644" },
       { path: ETCD_PATHS.cert, content: input.certPem, permissions: "0644" },
       // Deferred: write_files runs before the users module has created the etcd user.
-      { path: ETCD_PATHS.key, content: input.keyPem, permissions: "0600", owner: `${ETCD_USER}:${ETCD_USER}`, defer: true },
+      ...(keyDelivery.mode === "user-data"
+        ? [{ path: ETCD_PATHS.key, content: keyDelivery.keyPem, permissions: "0600", owner: `${ETCD_USER}:${ETCD_USER}`, defer: true }]
+        : []),
       { path: ETCD_PATHS.conf, content: renderEtcdConf(conf), permissions: "0644" },
       {
         path: ETCD_PATHS.unit,
@@ -69,8 +86,9 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
           install: input.install,
           dataDir: ETCD_PATHS.dataRoot,
           user: ETCD_USER,
-          tls: conf.tls,
+          confFile: ETCD_PATHS.conf,
           healthTimeoutSeconds: input.healthTimeoutSeconds ?? 600,
+          keyParameter: keyDelivery.mode === "ssm" ? keyDelivery.parameterName : undefined,
         }),
         permissions: "0755",
       },

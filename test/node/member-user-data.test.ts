@@ -5,7 +5,7 @@ import { join } from "path";
 import { renderEtcdConf } from "../../lib/etcd/etcd-conf";
 import { type InstallPlan, resolveInstallPlan } from "../../lib/etcd/releases";
 import { parseCloudConfig } from "../../lib/node/cloud-config";
-import { ETCD_PATHS, type MemberUserDataInput, renderMemberUserData } from "../../lib/node/member-user-data";
+import { ETCD_PATHS, type KeyDelivery, type MemberUserDataInput, renderMemberUserData } from "../../lib/node/member-user-data";
 import { opensslPki, readPem, testPki } from "../etcd/helpers/pki";
 import { seedNode1Conf } from "../etcd/helpers/seed";
 import { requireTool } from "../support/tools";
@@ -17,10 +17,13 @@ const seedInput = (overrides: Partial<MemberUserDataInput> = {}): MemberUserData
   conf: seedNode1Conf(),
   caCertPem: pem("CERTIFICATE"),
   certPem: pem("CERTIFICATE"),
-  keyPem: pem("PRIVATE KEY"),
+  keyDelivery: { mode: "user-data", keyPem: pem("PRIVATE KEY") },
   install: RELEASE,
   ...overrides,
 });
+const KEY_PARAMETER = "/etcd/etcd_node1/key";
+const SSM: KeyDelivery = { mode: "ssm", parameterName: KEY_PARAMETER };
+const bootScriptOf = (text: string) => parseCloudConfig(text).writeFiles?.find((file) => file.path === ETCD_PATHS.bootScript)?.content ?? "";
 
 describe("renderMemberUserData", () => {
   test("writes the seed's files with the seed's paths, owners and modes, then runs the boot script", () => {
@@ -59,13 +62,59 @@ describe("renderMemberUserData", () => {
     expect(content(ETCD_PATHS.bootScript)).toContain("HEALTH_TIMEOUT=120\n");
   });
 
+  test("with the key in SSM, writes every file but the key, and the boot script fetches it before etcd starts", () => {
+    // GIVEN the seed's etcd_node1 with its key in an SSM parameter
+    // WHEN its user data is rendered
+    const text = renderMemberUserData(seedInput({ keyDelivery: SSM }));
+    const config = parseCloudConfig(text);
+    // THEN no private key is anywhere in it
+    expect(text).not.toContain("PRIVATE KEY");
+    // AND the etcd user is still created, for fetch_key to chown the key to
+    expect(config.users).toEqual(["default", { name: "etcd", system: true, shell: "/sbin/nologin", homedir: "/var/lib/etcd" }]);
+    // AND the other files are written as before, the key file not at all
+    expect(config.writeFiles?.map((file) => file.path)).toEqual([
+      "/etc/etcd/ssl/ca.pem",
+      "/etc/etcd/ssl/etcd.pem",
+      "/etc/etcd/etcd.conf",
+      "/etc/systemd/system/etcd.service",
+      "/usr/local/sbin/etcd-bootstrap",
+    ]);
+    // AND the boot script reads the parameter into the path etcd.conf names
+    const script = bootScriptOf(text);
+    expect(script).toContain(`KEY_PARAMETER='${KEY_PARAMETER}'\n`);
+    expect(script).toContain(`ETCD_CONF='${ETCD_PATHS.conf}'\n`);
+    expect(script).toMatch(/\n  fetch_key\n  start_etcd\n/);
+    expect(config.runcmd).toEqual([["/usr/local/sbin/etcd-bootstrap"]]);
+    expect(text).toMatchSnapshot();
+  });
+
+  test("with the key in user data, the boot script does not fetch it", () => {
+    // GIVEN the key in user data WHEN rendered THEN the boot script has no SSM step
+    expect(bootScriptOf(renderMemberUserData(seedInput()))).not.toMatch(/fetch_key|KEY_PARAMETER/);
+  });
+
+  test.each<[string, unknown]>([
+    ["no keyDelivery (e.g. the old keyPem field)", undefined],
+    ["an unknown mode", { mode: "s3", bucket: "keys" }],
+  ])("refuses %s", (_what, keyDelivery) => {
+    // GIVEN a key delivery that names no known mode WHEN rendered THEN it throws instead of leaving etcd without a key
+    expect(() => renderMemberUserData(seedInput({ keyDelivery: keyDelivery as KeyDelivery }))).toThrow(/keyDelivery\.mode is .* but must be "user-data" or "ssm"/);
+  });
+
+  test("refuses an SSM parameter name SSM would refuse", () => {
+    // GIVEN a name without its leading slash WHEN rendered THEN it throws, naming the parameter
+    expect(() => renderMemberUserData(seedInput({ keyDelivery: { mode: "ssm", parameterName: "etcd/key" } }))).toThrow(/keyParameter "etcd\/key"/);
+  });
+
   test.each([
-    ["release", RELEASE],
-    ["package", resolveInstallPlan({ source: "package" }, "amd64").plan as InstallPlan],
-  ])("has nothing Terraform would read as an interpolation, for a %s install", (_what, install) => {
+    ["release", RELEASE, undefined],
+    ["package", resolveInstallPlan({ source: "package" }, "amd64").plan as InstallPlan, undefined],
+    ["release + SSM key", RELEASE, SSM],
+    ["package + SSM key", resolveInstallPlan({ source: "package" }, "amd64").plan as InstallPlan, SSM],
+  ])("has nothing Terraform would read as an interpolation, for a %s install", (_what, install, keyDelivery) => {
     // GIVEN user data that ends up as a string in Terraform JSON
     // WHEN rendered THEN it has no ${ or %{, which Terraform would try to evaluate
-    const text = renderMemberUserData(seedInput({ install }));
+    const text = renderMemberUserData(seedInput({ install, ...(keyDelivery ? { keyDelivery } : {}) }));
     expect(text).not.toContain("${");
     expect(text).not.toContain("%{");
   });
@@ -87,9 +136,10 @@ describe("member user data with real keys", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const withPki = (pkiDir: string, bits?: number) => {
+  const withPki = (pkiDir: string, bits?: number, delivery: "user-data" | "ssm" = "user-data") => {
     const pki = bits ? opensslPki(pkiDir, bits) : testPki(pkiDir);
-    return renderMemberUserData(seedInput({ caCertPem: readPem(pki.caCert), certPem: readPem(pki.memberCert), keyPem: readPem(pki.memberKey) }));
+    const keyDelivery: KeyDelivery = delivery === "ssm" ? SSM : { mode: "user-data", keyPem: readPem(pki.memberKey) };
+    return renderMemberUserData(seedInput({ caCertPem: readPem(pki.caCert), certPem: readPem(pki.memberCert), keyDelivery }));
   };
 
   const schema = (text: string) => {
@@ -109,11 +159,33 @@ describe("member user data with real keys", () => {
     expect(rsa4096).toBeLessThan(16384);
   });
 
-  test("passes cloud-init's schema check", () => {
+  test("with the key in SSM: under 8 KB with an RSA-2048 member certificate, and smaller than with the key in user data", () => {
+    // GIVEN the seed's etcd_node1 with a real RSA-2048 PKI
+    const pkiDir = mkdtempSync(join(dir, "pki-2048-"));
+    const userData = Buffer.byteLength(withPki(pkiDir, 2048));
+    // WHEN the same member is rendered with its key in SSM (the PKI dir is reused: same certificates)
+    const ssm = Buffer.byteLength(renderMemberUserData(seedInput({
+      caCertPem: readPem(join(pkiDir, "ca.pem")),
+      certPem: readPem(join(pkiDir, "etcd_node1.pem")),
+      keyDelivery: SSM,
+    })));
+    // THEN the fetch step costs less than the key it replaces
+    expect(ssm).toBeLessThan(8192);
+    expect(ssm).toBeLessThan(userData);
+  });
+
+  test.each(["user-data", "ssm"] as const)("passes cloud-init's schema check with the key delivered by %s", (delivery) => {
     // GIVEN rendered user data with real certificates WHEN cloud-init checks it THEN it is valid
-    const { status, output } = schema(withPki(mkdtempSync(join(dir, "pki-"))));
+    const { status, output } = schema(withPki(mkdtempSync(join(dir, "pki-")), undefined, delivery));
     expect(output).toContain("Valid cloud-config");
     expect(status).toBe(0);
+  });
+
+  test("with the key in SSM, the boot script it writes passes sh -n", () => {
+    // GIVEN the boot script as cloud-init will write it WHEN dash parses it THEN there is no syntax error
+    const result = spawnSync(requireTool("sh", "dash"), ["-n"], { input: bootScriptOf(withPki(mkdtempSync(join(dir, "pki-")), undefined, "ssm")), encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
   });
 
   test.each([
