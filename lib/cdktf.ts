@@ -10,5 +10,7 @@ export {
   TerraformOutput,
   TerraformStack,
   Testing,
+  Token,
+  ref,
 } from "cdktf";
 export type { ITerraformDependable, TerraformResource } from "cdktf";

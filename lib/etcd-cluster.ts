@@ -11,7 +11,8 @@ import { runningMembers, initialClusterFor, peersOf, resolveMembers, type Cluste
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
 import { resolveInstallPlan, type InstallPlan } from "./etcd/releases";
 import { tuningSettings } from "./etcd/tuning";
-import { ETCD_PATHS, renderMemberUserData } from "./node/member-user-data";
+import { ETCD_PATHS, renderMemberUserData, type KeyDelivery } from "./node/member-user-data";
+import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { ClusterOutputs } from "./outputs";
 import { PkiDirectory, type PkiMaterial } from "./pki/pki-directory";
 import type { EtcdClusterProps } from "./props";
@@ -75,7 +76,13 @@ export class EtcdCluster extends Construct {
     }).plan(members.map(certificateRequest));
 
     this.initialClusterToken = props.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
-    const userData = renderAllUserData(members, pki.material, install, this.initialClusterToken, props);
+    const keyDelivery = props.keyDelivery ?? "ssm";
+    const keyParameterName = (member: ClusterMember) => `/${this.initialClusterToken}/${member.name}`;
+    const userData = renderAllUserData(members, pki.material, install, this.initialClusterToken, props, (member) =>
+      keyDelivery === "ssm"
+        ? { mode: "ssm", parameterName: keyParameterName(member) }
+        : { mode: "user-data", keyPem: pki.material.members.get(member.name)!.keyPem },
+    );
     const sizeErrors = members.flatMap((m, i) => checkUserDataSize(i, m.name, Buffer.byteLength(userData.get(m.name)!)) ?? []);
     if (sizeErrors.length > 0) throw new EtcdClusterConfigError(this.node.path, sizeErrors);
 
@@ -100,7 +107,10 @@ export class EtcdCluster extends Construct {
     (props.sshCidrs ?? []).forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
 
     const ami = props.ami ?? amazonLinux2023(this, "ami", architectureOf(instanceType));
-    const access = this.membershipAccess();
+    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
+    // Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it.
+    const fromStack = (file: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, file)).split(path.sep).join("/");
+    const access = this.membershipAccess(fromStack);
     let previousJoiner: ITerraformDependable | undefined;
     for (const member of members) {
       const lifecycle = new MemberLifecycle(this, `${member.name}-membership`, {
@@ -111,6 +121,18 @@ export class EtcdCluster extends Construct {
         registerOnly: member.registerOnly,
         after: member.initialClusterState === "existing" ? previousJoiner : undefined,
       });
+      const running = !member.removed && !member.registerOnly;
+      const keyParameter =
+        keyDelivery === "ssm" && running
+          ? new MemberKeyParameter(this, `${member.name}-key`, {
+              memberName: member.name,
+              parameterName: keyParameterName(member),
+              keyFile: fromStack(`${member.name}-key.pem`),
+              keyVersion: keyVersion(pki.material.members.get(member.name)!.keyPem),
+              kmsKeyId: props.kmsKeyId,
+              tags,
+            })
+          : undefined;
       const instance = new MemberInstance(this, member.name, {
         name: member.name,
         privateIp: member.privateIp,
@@ -123,8 +145,9 @@ export class EtcdCluster extends Construct {
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
-        count: member.removed || member.registerOnly ? 0 : 1,
-        dependsOn: lifecycle.registration ? [lifecycle.registration] : undefined,
+        iamInstanceProfile: keyParameter?.instanceProfileName,
+        count: running ? 1 : 0,
+        dependsOn: [...(lifecycle.registration ? [lifecycle.registration] : []), ...(keyParameter?.instanceDependencies ?? [])],
       });
       this.instances.set(member.name, instance);
       const steps = lifecycle.attach(instance.instance);
@@ -141,24 +164,14 @@ export class EtcdCluster extends Construct {
     });
   }
 
-  /**
-   * The membership script as a Terraform asset, and the admin certificate, as paths relative to
-   * the synthesized stack's directory, where Terraform runs local-exec provisioners.
-   */
-  private membershipAccess(): MembershipAccess {
+  /** The membership script as a Terraform asset, and the admin certificate for it. */
+  private membershipAccess(fromStack: (file: string) => string): MembershipAccess {
     // One file, so the asset (and the commands naming it) is the same from lib/ and from dist/.
     const asset = new TerraformAsset(this, "membership-script", {
       path: path.join(__dirname, "membership", "etcd-membership.js"),
       type: AssetType.FILE,
     });
-    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
-    const pkiFile = (name: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, name));
-    return {
-      script: asset.path,
-      cacert: pkiFile("ca.pem"),
-      cert: pkiFile("admin.pem"),
-      key: pkiFile("admin-key.pem"),
-    };
+    return { script: asset.path, cacert: fromStack("ca.pem"), cert: fromStack("admin.pem"), key: fromStack("admin-key.pem") };
   }
 
   /** Lets a network or another security group reach etcd's client port 2379. */
@@ -186,6 +199,11 @@ function certificateRequest(member: ClusterMember) {
   };
 }
 
+/** value_wo_version: Terraform re-sends a write-only value only when this changes, so it follows the key. */
+function keyVersion(keyPem: string): number {
+  return parseInt(createHash("sha256").update(keyPem).digest("hex").slice(0, 12), 16);
+}
+
 /** Unique per cluster: two clusters from one stack, or one stack in two environments, never mix. */
 function defaultClusterToken(constructPath: string, pki: PkiMaterial): string {
   const digest = createHash("sha256").update(`${constructPath}\n${pki.caFingerprintSha256}`).digest("hex");
@@ -198,6 +216,7 @@ function renderAllUserData(
   install: InstallPlan,
   token: string,
   props: EtcdClusterProps,
+  keyDelivery: (member: ClusterMember) => KeyDelivery,
 ): Map<string, string> {
   const settings = tuningSettings(props.tuning);
   const tls = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
@@ -220,7 +239,7 @@ function renderAllUserData(
         },
         caCertPem: pki.caCertPem,
         certPem: credentials.certPem,
-        keyDelivery: { mode: "user-data", keyPem: credentials.keyPem },
+        keyDelivery: keyDelivery(member),
         install,
       });
       return [member.name, userData];

@@ -213,6 +213,24 @@ export interface EtcdClusterProps {
   readonly joinTimeoutSeconds?: number;
 
   /**
+   * How each member's private key reaches its VM.
+   * "ssm": an SSM SecureString per member, readable only by that member's instance profile, fetched
+   * by the boot script (needs the AWS CLI, as Amazon Linux 2023 has); the key is in neither the user
+   * data nor the Terraform state.
+   * "user-data": written by cloud-init from the user data itself, where ec2:DescribeInstanceAttribute,
+   * IMDS, cloud-init's cache and the Terraform state expose it; for AMIs without the AWS CLI.
+   * @default "ssm"
+   */
+  readonly keyDelivery?: "ssm" | "user-data";
+
+  /**
+   * KMS key (id, ARN or alias) encrypting the members' key parameters. With a customer-managed key
+   * whose policy defers to IAM, only each member's instance profile can decrypt its parameter.
+   * @default the account's AWS-managed aws/ssm key
+   */
+  readonly kmsKeyId?: string;
+
+  /**
    * How etcd is installed on the VM.
    * @default the v3.6.14 release tarball from GitHub
    */

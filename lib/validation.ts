@@ -70,6 +70,19 @@ export function validateClusterProps(props: EtcdClusterProps): ValidationResult 
   if (props.joinTimeoutSeconds !== undefined && !isIntegerIn(props.joinTimeoutSeconds, 30, 86400)) {
     errors.push(`joinTimeoutSeconds is ${props.joinTimeoutSeconds}: give a whole number of seconds from 30 to 86400 (booting and installing etcd takes a few minutes)`);
   }
+  if (props.keyDelivery !== undefined && !["ssm", "user-data"].includes(props.keyDelivery)) {
+    errors.push(`keyDelivery is ${JSON.stringify(props.keyDelivery)}: use "ssm" (the default) or "user-data" for AMIs without the AWS CLI`);
+  }
+  if (props.kmsKeyId !== undefined && (props.keyDelivery ?? "ssm") !== "ssm") {
+    errors.push(`kmsKeyId is ${JSON.stringify(props.kmsKeyId)} but keyDelivery is "user-data", which uses no KMS key: drop kmsKeyId or use keyDelivery "ssm"`);
+  } else if (props.kmsKeyId !== undefined && props.kmsKeyId.trim() === "") {
+    errors.push(`kmsKeyId is "": give a KMS key id, ARN or alias, or leave it out for the aws/ssm key`);
+  }
+  if (props.keyDelivery === "user-data") {
+    warnings.push(
+      `keyDelivery is "user-data": each member's private key sits in its EC2 user data, readable through ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state; use "ssm" unless the AMI has no AWS CLI`,
+    );
+  }
   checkCidrList("clientCidrs", props.clientCidrs, errors);
   checkCidrList("sshCidrs", props.sshCidrs, errors);
   validatePki(props, errors);

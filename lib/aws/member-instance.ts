@@ -13,6 +13,8 @@ export interface MemberInstanceProps {
   readonly keyName?: string;
   readonly rootVolumeSizeGiB: number;
   readonly associatePublicIp: boolean;
+  /** The profile whose role may read this member's key parameter ("ssm" key delivery). */
+  readonly iamInstanceProfile?: string;
   readonly userData: string;
   readonly tags: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
@@ -33,6 +35,7 @@ export class MemberInstance extends Construct {
       privateIp: props.privateIp,
       vpcSecurityGroupIds: props.securityGroupIds,
       keyName: props.keyName,
+      iamInstanceProfile: props.iamInstanceProfile,
       associatePublicIpAddress: props.associatePublicIp,
       userData: escapeTemplate(props.userData),
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },

@@ -4,6 +4,7 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Testing } from "../../lib/cdktf";
+import { parseCloudConfig } from "../../lib/node/cloud-config";
 import { instanceOf, userDataOf, memberConf, memberFiles, resources, SEED, synthCluster, tempPki } from "../support/synth";
 
 describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
@@ -70,15 +71,39 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     }
   });
 
-  test("THEN each member's files sit at the seed's paths, with its own certificate and key", () => {
+  test("THEN each member's files sit at the seed's paths, with its own certificate", () => {
     for (const member of SEED) {
       const files = memberFiles(json, member.name);
       expect([...files.keys()]).toEqual(
-        expect.arrayContaining(["/etc/etcd/ssl/ca.pem", "/etc/etcd/ssl/etcd.pem", "/etc/etcd/ssl/etcd-key.pem", "/etc/etcd/etcd.conf", "/etc/systemd/system/etcd.service"]),
+        expect.arrayContaining(["/etc/etcd/ssl/ca.pem", "/etc/etcd/ssl/etcd.pem", "/etc/etcd/etcd.conf", "/etc/systemd/system/etcd.service"]),
       );
       expect(files.get("/etc/etcd/ssl/etcd.pem")).toBe(fs.readFileSync(path.join(pkiDirectory, `${member.name}.pem`), "utf8"));
-      expect(files.get("/etc/etcd/ssl/etcd-key.pem")).toBe(fs.readFileSync(path.join(pkiDirectory, `${member.name}-key.pem`), "utf8"));
       expect(files.get("/etc/etcd/ssl/ca.pem")).toBe(fs.readFileSync(path.join(pkiDirectory, "ca.pem"), "utf8"));
+    }
+  });
+
+  test("THEN by default no private key is in any user data: each member fetches its own from SSM", () => {
+    const parameters = Object.values(resources(json, "aws_ssm_parameter")) as any[];
+    for (const member of SEED) {
+      const userData = userDataOf(json, member.name);
+      expect(userData).not.toMatch(/PRIVATE KEY/);
+      expect(memberFiles(json, member.name).has("/etc/etcd/ssl/etcd-key.pem")).toBe(false);
+      const parameter = parameters.find((p) => p.name.endsWith(`/${member.name}`));
+      expect(parameter).toMatchObject({ type: "SecureString", value_wo: expect.stringMatching(new RegExp(`^\\$\\{file\\("\\$\\{path\\.module\\}/\\S+/${member.name}-key\\.pem"\\)\\}$`)) });
+      expect(parameter.value).toBeUndefined();
+      expect(userData).toContain(`KEY_PARAMETER='${parameter.name}'`);
+      expect(instanceOf(json, member.name).iam_instance_profile).toMatch(/^\$\{aws_iam_instance_profile\./);
+    }
+    expect(text).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test("THEN each member's role may read only its own key parameter", () => {
+    const policies = Object.values(resources(json, "aws_iam_role_policy")) as any[];
+    expect(policies).toHaveLength(3);
+    for (const policy of policies) {
+      const statements = JSON.parse(policy.policy).Statement;
+      expect(statements.map((st: any) => st.Action)).toEqual(["ssm:GetParameter", "kms:Decrypt"]);
+      expect(statements[0].Resource).toMatch(/^\$\{aws_ssm_parameter\.[^}]+\.arn\}$/);
     }
   });
 
@@ -120,6 +145,26 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
 
   test("THEN the whole stack matches its snapshot", () => {
     expect(text).toMatchSnapshot();
+  });
+});
+
+describe("keyDelivery: \"user-data\" for AMIs without the AWS CLI", () => {
+  const { json, cluster, pkiDirectory } = synthCluster({ keyDelivery: "user-data" });
+
+  test("THEN each member's own key is written 0600 for the etcd user, and no SSM or IAM resource exists", () => {
+    for (const member of SEED) {
+      const config = parseCloudConfig(userDataOf(json, member.name));
+      const key = config.writeFiles!.find((f) => f.path === "/etc/etcd/ssl/etcd-key.pem")!;
+      expect(key).toMatchObject({ permissions: "0600", owner: "etcd:etcd", defer: true });
+      expect(key.content).toBe(fs.readFileSync(path.join(pkiDirectory, `${member.name}-key.pem`), "utf8"));
+    }
+    expect(resources(json, "aws_ssm_parameter")).toEqual({});
+    expect(instanceOf(json, "etcd_node1").iam_instance_profile).toBeUndefined();
+  });
+
+  test("THEN synth warns where the key can be read", () => {
+    const warnings = cluster.node.metadata.filter((e) => e.type === "@cdktf/warn").map((e) => String(e.data));
+    expect(warnings).toEqual([expect.stringMatching(/keyDelivery is "user-data": .*ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state/)]);
   });
 });
 

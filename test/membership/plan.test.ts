@@ -45,7 +45,7 @@ describe("adding etcd_node4 to the running seed cluster", () => {
   });
 
   test("THEN phase 2 boots node4 only after registration, as an existing-cluster member listing the cluster plus itself", () => {
-    expect(instanceOf(grown.json, "etcd_node4").depends_on).toEqual([steps(grown.json, "etcd_node4").register.address]);
+    expect(instanceOf(grown.json, "etcd_node4").depends_on).toContain(steps(grown.json, "etcd_node4").register.address);
     expect(memberConf(grown.json, "etcd_node4")).toMatchObject({
       ETCD_INITIAL_CLUSTER_STATE: "existing",
       ETCD_INITIAL_CLUSTER:

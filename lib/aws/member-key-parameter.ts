@@ -1,0 +1,128 @@
+import { Construct } from "constructs";
+import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { Fn, Token, ref, type ITerraformDependable } from "../cdktf";
+import { ssmParameterNameProblem } from "../node/ssm-parameter-name";
+
+export interface MemberKeyParameterProps {
+  readonly memberName: string;
+  /** The SSM parameter's name, e.g. "/etcd/<cluster>/etcd_node1/key"; the boot script reads it. */
+  readonly parameterName: string;
+  /** The member's -key.pem, relative to the synthesized stack's directory (where Terraform runs), "/"-separated. */
+  readonly keyFile: string;
+  /**
+   * value_wo_version. Terraform sends a write-only value only when this number changes, so derive
+   * it from the key: a new key with the same version would never reach SSM.
+   */
+  readonly keyVersion: number;
+  /** KMS key (id, ARN or alias) that encrypts the SecureString; default: the account's aws/ssm key. */
+  readonly kmsKeyId?: string;
+  readonly tags: Record<string, string>;
+}
+
+/**
+ * A member's private key as an SSM SecureString, and the EC2 instance profile that may read it
+ * and nothing else. The key is read from disk by Terraform's file() into the write-only value_wo
+ * (Terraform >= 1.11), so it is in neither cdk.tf.json (only its path is) nor the Terraform state.
+ */
+export class MemberKeyParameter extends Construct {
+  readonly parameterArn: string;
+  /** For the member's aws_instance iam_instance_profile. */
+  readonly instanceProfileName: string;
+  /**
+   * What the member's instance should depend on: the instance only references the profile, so
+   * without this it may boot before the key is stored or the policy allows reading it (fetch_key
+   * would wait, but only for so long).
+   */
+  readonly instanceDependencies: ITerraformDependable[];
+
+  constructor(scope: Construct, id: string, props: MemberKeyParameterProps) {
+    super(scope, id);
+    const problems = propsProblems(props);
+    if (problems.length > 0) throw new Error(`MemberKeyParameter ${this.node.path}: ${problems.join("; ")}`);
+
+    const parameter = new SsmParameter(this, "parameter", {
+      name: props.parameterName,
+      type: "SecureString",
+      // A PEM key (RSA-4096: about 3.3 KB) fits Standard's 4 KB; Standard is free and keeps the
+      // KMS encryption context the IAM policy below relies on.
+      tier: "Standard",
+      description: `Private key (PEM) of etcd member ${props.memberName}`,
+      // Token.asString(ref(...)): a literal "${path.module}" would be escaped into plain text.
+      valueWo: Fn.file(`${Token.asString(ref("path.module"))}/${props.keyFile}`),
+      valueWoVersion: props.keyVersion,
+      keyId: props.kmsKeyId,
+      tags: props.tags,
+    });
+
+    const role = new IamRole(this, "role", {
+      namePrefix: iamNamePrefix(props.memberName),
+      description: `etcd member ${props.memberName}: reads its private key from SSM parameter ${props.parameterName}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags: props.tags,
+    });
+
+    const policy = new IamRolePolicy(this, "read-key", {
+      name: "read-member-key",
+      role: role.id,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "ReadTheKeyParameter", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameter.arn },
+          {
+            // Parameter Store decrypts with PARAMETER_ARN as the KMS encryption context: whichever
+            // key encrypts it (aws/ssm or kmsKeyId), this allows decrypting this parameter only.
+            Sid: "DecryptTheKeyParameterOnly",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: "*",
+            Condition: { StringEquals: { "kms:EncryptionContext:PARAMETER_ARN": parameter.arn } },
+          },
+        ],
+      }),
+    });
+
+    const profile = new IamInstanceProfile(this, "profile", {
+      namePrefix: iamNamePrefix(props.memberName),
+      role: role.name,
+      tags: props.tags,
+    });
+
+    this.parameterArn = parameter.arn;
+    this.instanceProfileName = profile.name;
+    this.instanceDependencies = [parameter, policy];
+  }
+}
+
+// Terraform's name_prefix for IAM roles takes at most 38 characters (it appends 26).
+function iamNamePrefix(memberName: string): string {
+  return `${memberName.slice(0, 37)}-`;
+}
+
+function propsProblems(props: MemberKeyParameterProps): string[] {
+  const problems: string[] = [];
+  if (typeof props.memberName !== "string" || !/^[A-Za-z0-9_+=,.@-]+$/.test(props.memberName)) {
+    problems.push(`memberName ${JSON.stringify(props.memberName)} must be letters, digits or _+=,.@- (it starts IAM names)`);
+  }
+  const nameProblem = ssmParameterNameProblem(props.parameterName);
+  if (nameProblem) problems.push(`parameterName ${JSON.stringify(props.parameterName)} ${nameProblem}`);
+  const { keyFile } = props;
+  if (typeof keyFile !== "string" || keyFile === "" || keyFile.startsWith("/") || /^[A-Za-z]:/.test(keyFile)) {
+    problems.push(`keyFile ${JSON.stringify(keyFile)} must be a path relative to the synthesized stack's directory`);
+  } else if (/["\\\x00-\x1f]|\$\{|%\{/.test(keyFile)) {
+    // Each would change the meaning of the file("...") expression instead of naming a file.
+    problems.push(`keyFile ${JSON.stringify(keyFile)} must not contain quotes, backslashes, control characters, "\${" or "%{"; use "/" between directories`);
+  }
+  if (!Number.isSafeInteger(props.keyVersion) || props.keyVersion < 0) {
+    problems.push(`keyVersion ${props.keyVersion} must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  }
+  if (props.kmsKeyId !== undefined && (typeof props.kmsKeyId !== "string" || props.kmsKeyId.trim() === "")) {
+    problems.push(`kmsKeyId ${JSON.stringify(props.kmsKeyId)} must be a KMS key id, ARN or alias, or left out`);
+  }
+  return problems;
+}

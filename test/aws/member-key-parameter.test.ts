@@ -1,0 +1,170 @@
+import { execFileSync } from "child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { MemberKeyParameter, type MemberKeyParameterProps } from "../../lib/aws/member-key-parameter";
+import { TerraformOutput, TerraformStack, Testing } from "../../lib/cdktf";
+import { requireTool } from "../support/tools";
+
+const KEY_FIXTURE = join(__dirname, "..", "fixtures", "pki", "etcd_node1-key.pem");
+const KEY_FILE = "../../../.etcd-pki/etcd_node1-key.pem";
+const PROPS: MemberKeyParameterProps = {
+  memberName: "etcd_node1",
+  parameterName: "/etcd/etcd-0123456789abcdef/etcd_node1/key",
+  keyFile: KEY_FILE,
+  keyVersion: 281474976710655,
+  tags: { Project: "etcd", "etcd:member": "etcd_node1" },
+};
+const FILE_EXPRESSION = `\${file("\${path.module}/${KEY_FILE}")}`;
+
+/** The synthesized stack of one MemberKeyParameter, as text (for the matchers) and parsed. */
+function synth(props: Partial<MemberKeyParameterProps> = {}) {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, "stack");
+  const construct = new MemberKeyParameter(stack, "etcd_node1-key", { ...PROPS, ...props });
+  const text = Testing.synth(stack);
+  const json = JSON.parse(text) as { resource: Record<string, Record<string, Record<string, unknown>>> };
+  const only = (type: string) => {
+    const blocks = Object.values(json.resource[type] ?? {});
+    expect(blocks).toHaveLength(1);
+    return blocks[0];
+  };
+  /** "type.name" of the one resource of `type`, as Terraform references it. */
+  const address = (type: string) => `${type}.${Object.keys(json.resource[type] ?? {})[0]}`;
+  return { text, json, only, address, construct };
+}
+
+describe("MemberKeyParameter", () => {
+  test("GIVEN a member's key file WHEN synthesized THEN it is a SecureString whose write-only value is file() of that path", () => {
+    // WHEN
+    const { text, only } = synth();
+    // THEN
+    expect(text).toHaveResourceWithProperties(SsmParameter, {
+      name: PROPS.parameterName,
+      type: "SecureString",
+      tier: "Standard",
+      value_wo: FILE_EXPRESSION,
+      value_wo_version: 281474976710655,
+      description: "Private key (PEM) of etcd member etcd_node1",
+      tags: PROPS.tags,
+    });
+    // AND there is no value Terraform would keep in its state, and no key material anywhere
+    const parameter = only("aws_ssm_parameter");
+    expect(parameter).not.toHaveProperty("value");
+    expect(parameter).not.toHaveProperty("insecure_value");
+    expect(parameter).not.toHaveProperty("key_id");
+    expect(text).not.toContain("PRIVATE KEY");
+    expect(text).not.toContain(readFileSync(KEY_FIXTURE, "utf8").split("\n")[1]);
+  });
+
+  test("GIVEN a KMS key WHEN synthesized THEN the parameter is encrypted with it", () => {
+    const { text } = synth({ kmsKeyId: "alias/etcd-keys" });
+    expect(text).toHaveResourceWithProperties(SsmParameter, { key_id: "alias/etcd-keys" });
+  });
+
+  test("GIVEN the construct WHEN synthesized THEN its role trusts EC2 only, and may read this parameter and decrypt nothing else", () => {
+    // WHEN
+    const { text, only, address } = synth();
+    // THEN the role can only be assumed by EC2
+    const role = only("aws_iam_role");
+    expect(role).toMatchObject({ name_prefix: "etcd_node1-", tags: PROPS.tags });
+    expect(JSON.parse(role.assume_role_policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
+    // AND its one inline policy allows GetParameter on this parameter, and Decrypt only in this parameter's encryption context
+    expect(text).toHaveResourceWithProperties(IamRolePolicy, { role: `\${${address("aws_iam_role")}.id}` });
+    const policy = only("aws_iam_role_policy");
+    const arn = `\${${address("aws_ssm_parameter")}.arn}`;
+    expect(JSON.parse(policy.policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "ReadTheKeyParameter", Effect: "Allow", Action: "ssm:GetParameter", Resource: arn },
+        {
+          Sid: "DecryptTheKeyParameterOnly",
+          Effect: "Allow",
+          Action: "kms:Decrypt",
+          Resource: "*",
+          Condition: { StringEquals: { "kms:EncryptionContext:PARAMETER_ARN": arn } },
+        },
+      ],
+    });
+    // AND the instance profile carries that role
+    expect(text).toHaveResourceWithProperties(IamInstanceProfile, {
+      name_prefix: "etcd_node1-",
+      role: `\${${address("aws_iam_role")}.name}`,
+    });
+    expect(text).toHaveResourceWithProperties(IamRole, { description: `etcd member etcd_node1: reads its private key from SSM parameter ${PROPS.parameterName}` });
+  });
+
+  test("GIVEN the construct WHEN its outputs are read THEN they name the profile and the parameter, and what an instance waits for", () => {
+    // GIVEN outputs of a stack that hold the construct's attributes, the way an instance would use them
+    const { address } = synth();
+    const stack = new TerraformStack(Testing.app(), "stack");
+    const construct = new MemberKeyParameter(stack, "etcd_node1-key", PROPS);
+    new TerraformOutput(stack, "profile", { value: construct.instanceProfileName });
+    new TerraformOutput(stack, "arn", { value: construct.parameterArn, dependsOn: construct.instanceDependencies });
+    // WHEN synthesized
+    const { output } = JSON.parse(Testing.synth(stack)) as { output: Record<string, { value: string; depends_on?: string[] }> };
+    // THEN they reference the profile's name, the parameter's ARN, and the parameter and policy to wait for
+    expect(output.profile.value).toBe(`\${${address("aws_iam_instance_profile")}.name}`);
+    expect(output.arn.value).toBe(`\${${address("aws_ssm_parameter")}.arn}`);
+    expect(output.arn.depends_on).toEqual([`\${${address("aws_ssm_parameter")}}`, `\${${address("aws_iam_role_policy")}}`]);
+  });
+
+  test("GIVEN a 63-character member name WHEN synthesized THEN the IAM name prefixes stay within Terraform's 38 characters", () => {
+    const memberName = `m${"x".repeat(62)}`;
+    const { only } = synth({ memberName });
+    expect(only("aws_iam_role").name_prefix).toBe(`${memberName.slice(0, 37)}-`);
+    expect((only("aws_iam_role").name_prefix as string).length).toBe(38);
+  });
+
+  test.each<[string, Partial<MemberKeyParameterProps>, RegExp]>([
+    ["an SSM name without its leading /", { parameterName: "etcd/key" }, /parameterName "etcd\/key" has a "\/", so it must start with one/],
+    ["an absolute key file", { keyFile: "/home/me/.etcd-pki/etcd_node1-key.pem" }, /keyFile .* must be a path relative to the synthesized stack's directory/],
+    ["an empty key file", { keyFile: "" }, /keyFile "" must be a path relative/],
+    ["a Windows path", { keyFile: "..\\..\\pki\\etcd_node1-key.pem" }, /must not contain quotes, backslashes/],
+    ["a key file with a quote", { keyFile: 'pki/"x.pem' }, /must not contain quotes/],
+    ["a key file with a template", { keyFile: "pki/${var.x}.pem" }, /must not contain/],
+    ["a fractional key version", { keyVersion: 1.5 }, /keyVersion 1.5 must be a whole number/],
+    ["a negative key version", { keyVersion: -1 }, /keyVersion -1 must be a whole number/],
+    ["an unsafe key version", { keyVersion: 2 ** 53 }, /keyVersion 9007199254740992 must be a whole number/],
+    ["a blank KMS key", { kmsKeyId: " " }, /kmsKeyId " " must be a KMS key id/],
+    ["a member name IAM refuses", { memberName: "etcd node1" }, /memberName "etcd node1" must be letters/],
+  ])("refuses %s", (_what, props, message) => {
+    // GIVEN props that would fail at apply time, or mean something else to Terraform WHEN constructed THEN it throws, naming the field
+    expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe("the file() expression under real Terraform", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "key-file-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("GIVEN the synthesized value_wo and a key at its relative path WHEN terraform evaluates it THEN it is the key file's content", () => {
+    // GIVEN a stack directory three levels below the project, as cdktf.out/stacks/<stack> is, and the key in .etcd-pki
+    const terraform = requireTool("terraform", "terraform");
+    const stackDir = join(dir, "project", "cdktf.out", "stacks", "stack");
+    mkdirSync(stackDir, { recursive: true });
+    mkdirSync(join(dir, "project", ".etcd-pki"));
+    copyFileSync(KEY_FIXTURE, join(dir, "project", ".etcd-pki", "etcd_node1-key.pem"));
+    // ... and the exact string cdktf synthesized, as a local and an output (no provider needed: this runs offline)
+    const valueWo = synth().only("aws_ssm_parameter").value_wo as string;
+    expect(valueWo).toBe(FILE_EXPRESSION);
+    writeFileSync(join(stackDir, "main.tf.json"), JSON.stringify({ locals: { key: valueWo }, output: { key: { value: "${local.key}" } } }));
+    // WHEN
+    const run = (...args: string[]) =>
+      execFileSync(terraform, args, { cwd: stackDir, encoding: "utf8", env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" } });
+    run("init", "-input=false", "-no-color");
+    run("apply", "-auto-approve", "-input=false", "-no-color");
+    // THEN
+    expect(run("output", "-raw", "key")).toBe(readFileSync(KEY_FIXTURE, "utf8"));
+  });
+});
