@@ -9,7 +9,7 @@ import { tempDir, type Figure } from "./run";
 
 const FIXTURE_PKI = path.join(__dirname, "..", "test", "fixtures", "pki");
 
-function userDataSizes(): Map<string, number> {
+function userDataSizes(keyDelivery: "ssm" | "user-data"): Map<string, number> {
   const pki = path.join(tempDir("bench-ud-"), "pki");
   fs.cpSync(FIXTURE_PKI, pki, { recursive: true });
   const stack = new TerraformStack(Testing.app(), "bench");
@@ -17,6 +17,7 @@ function userDataSizes(): Map<string, number> {
   new EtcdCluster(stack, "etcd", {
     members: [1, 2, 3].map((i) => ({ name: `etcd_node${i}`, privateIp: `172.16.0.${100 + i}` })),
     pki: { directory: pki },
+    keyDelivery,
   });
   const json = JSON.parse(Testing.synth(stack));
   return new Map(
@@ -25,12 +26,14 @@ function userDataSizes(): Map<string, number> {
 }
 
 export function benchUserData(): Figure[] {
-  return [...userDataSizes()].map(([member, bytes]) => ({
-    name: `user data ${member} (key in user data)`,
+  return (["ssm", "user-data"] as const).flatMap((mode) =>
+    [...userDataSizes(mode)].map(([member, bytes]) => ({
+    name: `user data ${member}, keyDelivery "${mode}"`,
     value: bytes,
     unit: "bytes",
     goal: "< 8192",
     met: bytes < 8192,
     note: `${((bytes / USER_DATA_LIMIT_BYTES) * 100).toFixed(0)}% of EC2's ${USER_DATA_LIMIT_BYTES}`,
-  }));
+  })),
+  );
 }
