@@ -62,20 +62,20 @@ export class EtcdSecurityGroup extends Construct {
   }
 
   private ingress(id: string, peer: RulePeer, description: string): void {
-    new VpcSecurityGroupIngressRule(this, this.ruleId(id), {
-      securityGroupId: this.securityGroupId,
-      ipProtocol: "tcp",
-      fromPort: peer.port,
-      toPort: peer.port,
-      cidrIpv4: peer.cidr,
-      referencedSecurityGroupId: peer.securityGroupId,
-      description,
-      tags: this.tags,
-    });
+    this.rule(VpcSecurityGroupIngressRule, id, peer, description);
   }
 
   private egress(id: string, peer: RulePeer, description: string): void {
-    new VpcSecurityGroupEgressRule(this, this.ruleId(id), {
+    this.rule(VpcSecurityGroupEgressRule, id, peer, description);
+  }
+
+  private rule(
+    kind: typeof VpcSecurityGroupIngressRule | typeof VpcSecurityGroupEgressRule,
+    id: string,
+    peer: RulePeer,
+    description: string,
+  ): void {
+    new kind(this, this.ruleId(id), {
       securityGroupId: this.securityGroupId,
       ipProtocol: "tcp",
       fromPort: peer.port,
