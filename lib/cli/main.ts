@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
 import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
+import { LAB_USAGE, labCommand } from "./lab-command";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
 commands:
@@ -14,6 +15,7 @@ commands:
   add     --peer-url URL      register a member as a learner (phase 1)
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
   remove  --peer-url URL      remove a member (before its VM goes)
+${LAB_USAGE}
 connection, in order of precedence:
   --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
   --stack cdktf.out/stacks/NAME   the outputs of a synthesized EtcdCluster
@@ -21,6 +23,8 @@ connection, in order of precedence:
 
 export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
   const [command, ...rest] = argv;
+  // Its own arguments (a stack directory, a member name) and flags.
+  if (command === "lab") return labCommand(rest, out);
   const flags = parseFlags(rest);
   try {
     switch (command) {

@@ -56,6 +56,53 @@ export function run(argv: string[], options: RunOptions = {}): Promise<CommandRe
   });
 }
 
+export interface StreamOptions extends RunOptions {
+  /** Working directory. @default this process's */
+  readonly cwd?: string;
+  /** Called with each line of stdout and stderr as it arrives (a step's progress). */
+  readonly onLine: (line: string) => void;
+}
+
+/**
+ * Runs a command, handing each output line to `onLine` as it comes; `stdout` of the result holds
+ * stdout and stderr interleaved as they arrived, for an error message.
+ */
+export function runStreaming(argv: string[], options: StreamOptions): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env ?? { PATH: hostPath() },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    const pending = { stdout: "", stderr: "" };
+    const take = (stream: "stdout" | "stderr", data: string, flush = false) => {
+      const lines = (pending[stream] + data).split("\n");
+      pending[stream] = flush ? "" : lines.pop()!;
+      for (const line of lines) {
+        if (flush && line === "") continue;
+        output += line + "\n";
+        options.onLine(line);
+      }
+    };
+    child.stdout.setEncoding("utf8").on("data", (d: string) => take("stdout", d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => take("stderr", d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv[0]}: ${e.message}`));
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      take("stdout", "", true);
+      take("stderr", "", true);
+      resolve({ stdout: output, stderr: "", code });
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input ?? "");
+  });
+}
+
 /** Absolute path of a command on the host PATH, or undefined. */
 export function which(command: string): string | undefined {
   const r = spawnSync("sh", ["-c", 'command -v -- "$1"', "sh", command], {

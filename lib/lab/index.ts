@@ -1,5 +1,5 @@
-export { labUp, labDown, Lab } from "./lab";
-export type { LabUpOptions } from "./lab";
+export { labUp, labDown, Lab, DEFAULT_LAB, hostTools } from "./lab";
+export type { LabUpOptions, ApplyOptions, ApplyResult, ApplyStep, LabTools } from "./lab";
 export { readLabStack } from "./stack";
 export type { LabStack, LabMember, LabUnit, LabFile } from "./stack";
 export type { LabNetwork, LabEndpoint } from "./network";

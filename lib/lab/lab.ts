@@ -1,13 +1,28 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { CommandResult, hostPath, run, RunOptions, sleep, which } from "./command";
+import { join, resolve } from "node:path";
+import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
+import { AppliedResource, planApply } from "./apply-plan";
+import { CommandResult, hostPath, run, RunOptions, runStreaming, sleep, which } from "./command";
+import { walkGraph } from "./graph-walk";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
+import { checkKeyFetch, keyFetchOf, providerRegion, readSsmParameters, runFetchKey } from "./key-delivery";
 import { resolveGroup, resolveOwner, resolveUser } from "./host-users";
 import { memberMountDirs, prepareMemberRoot } from "./member-root";
 import { startMember } from "./member-process";
-import { createLabNetwork, deleteNamespaces, existingNamespaces, LabNetwork, labNamespaces, planLabNetwork, setBridgePort } from "./network";
+import {
+  addEndpoint,
+  createBridgeAndDeployer,
+  deleteNamespaces,
+  existingNamespaces,
+  LabNetwork,
+  labNamespaces,
+  memberEndpoint,
+  planLabNetwork,
+  setBridgePort,
+} from "./network";
 import { isAlive, signalAndWait } from "./process-identity";
 import { LabMember, LabStack, readLabStack } from "./stack";
+import { LocalExec, readStackResources, StackResource } from "./stack-resources";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 
 export interface LabUpOptions {
@@ -25,13 +40,37 @@ export interface LabUpOptions {
   readonly healthyTimeoutMs?: number;
 }
 
-const DEFAULT_LAB = "etcdlab";
+export interface ApplyOptions {
+  /** Progress lines: one per step, and the provisioners' output. @default written to stderr */
+  readonly log?: (line: string) => void;
+}
+
+/** One resource the apply created or destroyed, in the order the steps finished. */
+export interface ApplyStep {
+  readonly address: string;
+  readonly action: "create" | "destroy";
+  readonly durationMs: number;
+}
+
+export interface ApplyResult {
+  readonly created: string[];
+  readonly destroyed: string[];
+  readonly unchanged: string[];
+  readonly steps: ApplyStep[];
+  readonly durationMs: number;
+}
+
+export const DEFAULT_LAB = "etcdlab";
 const stderrLog = (line: string): void => void process.stderr.write(line + "\n");
+/** Resource types whose creation and destruction the lab performs; others are recorded and nothing more. */
+const MODELLED = new Set(["aws_instance", "terraform_data"]);
 
 /**
  * Rehearses a synthesized etcd cluster on this host: every member runs the host's etcd as its
  * unit would, in its own network namespace holding its real private IP, on a bridge with no way out.
- * Resolves once every member is healthy; on any failure, everything created so far is removed.
+ * It creates the bridge and the deployer's namespace, applies the stack to an empty state (see
+ * Lab.apply), then waits until every member is healthy: the bootstrap members start together, as
+ * none can be healthy alone. On any failure, everything created so far is removed.
  */
 export async function labUp(options: LabUpOptions): Promise<Lab> {
   const name = options.labName ?? DEFAULT_LAB;
@@ -51,7 +90,18 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
 
   const home = labHome(name);
   const stateDir = options.stateDir ?? home;
-  const state: LabState = { name, stateDir, createdPaths: [home], namespaces: [], processes: {} };
+  const state: LabState = {
+    name,
+    stateDir,
+    createdPaths: [home],
+    namespaces: [],
+    processes: {},
+    pkiDirectory: resolve(options.pkiDirectory),
+    // Members join the network as their instances are created.
+    network: { ...network, members: {} },
+    members: {},
+    resources: {},
+  };
   try {
     // Atomic: of two labUps with one name, one gets EEXIST.
     mkdirSync(home, { mode: 0o755 });
@@ -62,28 +112,18 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
   writeLabState(state);
 
   try {
-    await step(`network ${network.cidr}: ${stack.members.length} members + deployer ${network.deployer.ip}`, () => {
+    await step(`network ${network.cidr}: bridge + deployer ${network.deployer.ip}`, () => {
       claimHostDirs(name, [{ path: "/run/netns", becomesMountpoint: true }]);
-      createLabNetwork(network, (netns) => {
+      createBridgeAndDeployer(state.network, (netns) => {
         state.namespaces.push(netns);
         writeLabState(state);
       });
-    });
-    const mountDirs = await step("member roots", () => {
       const created = mkdirSync(stateDir, { recursive: true, mode: 0o755 });
       if (created) state.createdPaths.push(created);
-      const dirs: Record<string, string[]> = {};
-      for (const m of stack.members) {
-        state.createdPaths.push(join(stateDir, m.name));
-        writeLabState(state);
-        prepareMemberRoot(m, join(stateDir, m.name, "root"));
-        dirs[m.name] = memberMountDirs(m);
-      }
-      claimHostDirs(name, [...new Set(Object.values(dirs).flat())].map((path) => ({ path })));
-      return dirs;
+      writeLabState(state);
     });
-    const lab = new Lab(name, stack, network, state, options.pkiDirectory, tools, mountDirs);
-    await step("start members", () => stack.members.forEach((m) => lab.start(m.name)));
+    const lab = new Lab(state, tools);
+    await lab.apply(options.stackDir, { log });
     await step("all members healthy", () => lab.waitHealthy(undefined, options.healthyTimeoutMs));
     log(`[lab ${name}] up in ${((Date.now() - started) / 1000).toFixed(2)} s`);
     return lab;
@@ -131,13 +171,20 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
 }
 
 /** Host tools the lab runs, resolved once. */
-interface LabTools {
+export interface LabTools {
   readonly etcd: string;
   readonly etcdctl: string;
 }
 
 function preflight(name: string): LabTools {
   validateLabName(name);
+  const tools = hostTools();
+  if (existsSync(labHome(name))) throw alreadyRunning(name);
+  return tools;
+}
+
+/** Root and the host tools the lab runs; a clear refusal naming the package when one is missing. */
+export function hostTools(): LabTools {
   if (process.getuid?.() !== 0) {
     throw new Error("the etcd lab must run as root (it creates network namespaces and mounts, and runs etcd as its unit's user)");
   }
@@ -150,7 +197,6 @@ function preflight(name: string): LabTools {
   for (const [tool, pkg] of tools) {
     if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
   }
-  if (existsSync(labHome(name))) throw alreadyRunning(name);
   return { etcd, etcdctl };
 }
 
@@ -171,13 +217,16 @@ function validateHost(name: string, stack: LabStack, network: LabNetwork, pki: s
   if (clash.length > 0) {
     throw new Error(`network namespaces ${clash.join(", ")} already exist but no lab "${name}" is recorded; delete them first`);
   }
-  for (const m of stack.members) {
-    clientUrl(m);
-    memberMountDirs(m);
-    resolveUser(m.unit.user);
-    if (m.unit.group !== undefined) resolveGroup(m.unit.group);
-    m.files.forEach((f) => resolveOwner(f.owner));
-  }
+  stack.members.forEach(validateMember);
+}
+
+/** What running a member needs of this host and of its user data. */
+function validateMember(m: LabMember): void {
+  clientUrl(m);
+  memberMountDirs(m);
+  resolveUser(m.unit.user);
+  if (m.unit.group !== undefined) resolveGroup(m.unit.group);
+  m.files.forEach((f) => resolveOwner(f.owner));
 }
 
 /** The URL the deployer reaches a member's client API at: its first advertised client URL. */
@@ -192,25 +241,71 @@ function logTail(path: string, lines = 15): string {
   return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-/** A running lab: the operator's view (etcdctl from the deployer namespace) and fault primitives. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** Removes `item` from an array the state holds (its fields are readonly references to mutable arrays). */
+function drop(list: string[], item: string): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/**
+ * A running lab: the operator's view (etcdctl from the deployer namespace), fault primitives, and
+ * `apply` of later syntheses of its stack. Its state lives in /run/<name>/state.json, so another
+ * process can operate it (Lab.attach); a Lab object does not see changes another process makes.
+ */
 export class Lab {
-  /** @internal labUp creates labs. */
+  /** @internal labUp and Lab.attach create labs. */
   constructor(
-    readonly name: string,
-    readonly stack: LabStack,
-    readonly network: LabNetwork,
     private readonly state: LabState,
-    readonly pkiDirectory: string,
     private readonly tools: LabTools,
-    private readonly mountDirs: Record<string, string[]>,
   ) {}
+
+  /** The running lab `labName`, rebuilt from its state file (for a process other than the one that ran labUp). */
+  static attach(labName: string = DEFAULT_LAB): Lab {
+    validateLabName(labName);
+    const tools = hostTools();
+    const state = readLabState(labName);
+    if (!state) throw new Error(`no lab "${labName}" is running (${labHome(labName)}/state.json does not exist)`);
+    return new Lab(state, tools);
+  }
+
+  get name(): string {
+    return this.state.name;
+  }
 
   get stateDir(): string {
     return this.state.stateDir;
   }
 
+  get pkiDirectory(): string {
+    return this.state.pkiDirectory;
+  }
+
+  get network(): LabNetwork {
+    return this.state.network;
+  }
+
+  /** The stack directory last applied. */
+  get stackDir(): string | undefined {
+    return this.state.stackDir;
+  }
+
+  /** The members whose instances exist, as they were launched. */
+  get stack(): LabStack {
+    const { cidr, prefixLength } = this.state.network;
+    return { stackDir: this.state.stackDir ?? "", members: Object.values(this.state.members), cidr, prefixLength };
+  }
+
   get memberNames(): string[] {
-    return this.stack.members.map((m) => m.name);
+    return Object.keys(this.state.members);
+  }
+
+  /** Terraform addresses the lab has applied (its state). */
+  get appliedResources(): string[] {
+    return Object.keys(this.state.resources);
   }
 
   /** Directories this lab created (they are gone after labDown). */
@@ -219,7 +314,7 @@ export class Lab {
   }
 
   member(name: string): LabMember {
-    const m = this.stack.members.find((x) => x.name === name);
+    const m = this.state.members[name];
     if (!m) throw new Error(`no member "${name}" in lab ${this.name} (members: ${this.memberNames.join(", ")})`);
     return m;
   }
@@ -284,14 +379,16 @@ export class Lab {
     return out.join("\n\n") + "\n";
   }
 
-  /** The member that leads, as the reachable members report it; undefined while there is none. */
-  async leader(): Promise<string | undefined> {
-    const r = await this.etcdctl(["endpoint", "status", "-w", "json", "--dial-timeout=1s", "--command-timeout=2s"]);
+  /** The member that leads, as the reachable `members` report it; undefined while there is none. */
+  async leader(members: string[] = this.memberNames): Promise<string | undefined> {
+    const r = await this.etcdctl(["endpoint", "status", "-w", "json", "--dial-timeout=1s", "--command-timeout=2s"], {
+      endpoints: members.map((m) => this.clientUrl(m)),
+    });
     // Member ids are uint64s, beyond a JSON number's precision: compare them as strings.
     const json = r.stdout.replace(/"(member_id|leader)":(\d+)/g, '"$1":"$2"') || "[]";
     const statuses = JSON.parse(json) as { Endpoint: string; Status: { header: { member_id: string }; leader: string } }[];
     const leading = statuses.find((s) => s.Status.leader === s.Status.header.member_id);
-    return leading && this.memberNames.find((m) => this.clientUrl(m) === leading.Endpoint);
+    return leading && members.find((m) => this.clientUrl(m) === leading.Endpoint);
   }
 
   /** Polls until each member answers `endpoint health` from the deployer; fails fast if one exits. */
@@ -324,7 +421,7 @@ export class Lab {
       member: m,
       netns: this.network.members[m.name].netns,
       root: this.memberRoot(m.name),
-      mountDirs: this.mountDirs[m.name],
+      mountDirs: memberMountDirs(m),
       logPath: this.logPath(m.name),
       etcdPath: this.tools.etcd,
     });
@@ -362,6 +459,210 @@ export class Lab {
 
   down(options: { log?: (line: string) => void } = {}): Promise<void> {
     return labDown(this.name, options);
+  }
+
+  /**
+   * Applies a later synthesis of the stack the way Terraform orders it. Resources that exist in it
+   * (count != 0) and not in the lab's state are created, each after everything it depends on; then
+   * resources gone from it (or now count 0) are destroyed, each before what it depends on; the rest
+   * is left alone, running members included. Steps without a dependency between them overlap, as
+   * in Terraform. An `aws_instance` is a member: creating it starts etcd without waiting for health
+   * (EC2 returns once the VM runs), destroying it kills etcd and removes its namespace and root. A
+   * resource's `local-exec` provisioners run in the deployer's namespace, from the stack directory,
+   * with PATH and their `environment`; a failing one stops the apply and taints its resource.
+   */
+  async apply(stackDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
+    const started = Date.now();
+    const say = (line: string) => (options.log ?? stderrLog)(`[lab ${this.name}] ${line}`);
+    const dir = resolve(stackDir);
+    const resources = readStackResources(dir);
+    const launched = new Map(readLabStack(dir).members.map((m) => [`aws_instance.${m.logicalId}`, m]));
+    const plan = planApply(this.state.resources, resources);
+    const willExist = new Set([...plan.unchanged, ...plan.create]);
+    for (const address of plan.create) {
+      const member = launched.get(address);
+      if (member) this.checkNewMember(member, plan.replace.includes(address), dir, willExist);
+    }
+    // As Terraform counts them: a replaced (tainted) resource is one to add and one to destroy.
+    const destroying = plan.destroy.length + plan.replace.length;
+    say(`plan for ${dir}: ${plan.create.length} to add, 0 to change, ${destroying} to destroy (${plan.unchanged.length} unchanged)`);
+    const unmodelled = [...plan.create, ...plan.destroy].filter((a) => !this.isModelled(a, resources));
+    if (unmodelled.length > 0) {
+      const types = [...new Set(unmodelled.map((a) => a.split(".")[0]))];
+      say(`${unmodelled.length} of them (${types.join(", ")}) are only recorded: the lab has nothing of them to create or destroy`);
+    }
+
+    const steps: ApplyStep[] = [];
+    const timed = async (address: string, action: ApplyStep["action"], body: () => Promise<void>) => {
+      const t = Date.now();
+      await body();
+      steps.push({ address, action, durationMs: Date.now() - t });
+    };
+    // A tainted resource is replaced: destroyed without its destroy-time provisioners, as Terraform does.
+    for (const address of plan.replace) await this.destroyResource(address, resources.get(address), dir, say, true);
+    await walkGraph(
+      plan.create,
+      (a) => resources.get(a)!.dependsOn,
+      (a) => timed(a, "create", () => this.createResource(resources.get(a)!, launched.get(a), dir, say)),
+    );
+    const destroyDeps = (a: string) => [...this.state.resources[a].dependsOn, ...(resources.get(a)?.dependsOn ?? [])];
+    await walkGraph(
+      plan.destroy,
+      // Reversed: a resource goes once everything that depends on it has gone.
+      (a) => plan.destroy.filter((other) => destroyDeps(other).includes(a)),
+      (a) => timed(a, "destroy", () => this.destroyResource(a, resources.get(a), dir, say)),
+    );
+    this.state.stackDir = dir;
+    writeLabState(this.state);
+    const durationMs = Date.now() - started;
+    say(`Apply complete! Resources: ${plan.create.length} added, 0 changed, ${destroying} destroyed (${seconds(durationMs)})`);
+    return { created: plan.create, destroyed: plan.destroy, unchanged: plan.unchanged, steps, durationMs };
+  }
+
+  private isModelled(address: string, resources: Map<string, StackResource>): boolean {
+    const type = address.split(".")[0];
+    const block = resources.get(address);
+    return MODELLED.has(type) || (block !== undefined && (block.onCreate.length > 0 || block.onDestroy.length > 0));
+  }
+
+  /** Refuses, before anything changes, a member the lab's network cannot hold. */
+  private checkNewMember(m: LabMember, replacing: boolean, stackDir: string, willExist: Set<string>): void {
+    validateMember(m);
+    const fetch = keyFetchOf(m);
+    if (fetch) checkKeyFetch(m.name, fetch, readSsmParameters(stackDir, willExist));
+    const net = this.state.network;
+    const ip = parseIpv4(m.privateIp)!;
+    if (!cidrContains(parseCidr(net.cidr)!, ip)) {
+      throw new Error(`${m.name}: ${m.privateIp} is outside the lab's network ${net.cidr}, fixed when the lab came up`);
+    }
+    if (m.privateIp === net.deployer.ip) throw new Error(`${m.name}: ${m.privateIp} is the lab deployer's address`);
+    for (const other of Object.values(this.state.members)) {
+      if (replacing && other.name === m.name) continue;
+      if (other.name === m.name) throw new Error(`${m.name} already runs in lab ${this.name} (from aws_instance.${other.logicalId})`);
+      if (other.privateIp === m.privateIp) throw new Error(`${m.name}: ${m.privateIp} is already ${other.name}'s address`);
+    }
+    const netns = memberEndpoint(this.name, m.name, m.privateIp).netns;
+    if (!replacing && existingNamespaces().includes(netns)) throw new Error(`${m.name}: network namespace ${netns} already exists`);
+  }
+
+  private async createResource(r: StackResource, member: LabMember | undefined, stackDir: string, say: (line: string) => void): Promise<void> {
+    const t = Date.now();
+    const quiet = !MODELLED.has(r.type) && r.onCreate.length === 0;
+    if (!quiet) say(`${r.address}: Creating...`);
+    let detail = "";
+    try {
+      if (r.type === "aws_instance") {
+        if (!member) throw new Error(`${r.address}: no member read from it`);
+        const pid = await this.createInstance(member, stackDir, (line) => say(`${r.address}: ${line}`));
+        detail = ` [id=${member.name}, etcd pid ${pid}; not waiting for health]`;
+      }
+      for (const p of r.onCreate) await this.localExec(r.address, p, stackDir, say);
+    } catch (e) {
+      // As Terraform: the resource exists but is tainted, and the next apply replaces it.
+      this.state.resources[r.address] = { type: r.type, dependsOn: r.dependsOn, member: member?.name, tainted: true };
+      writeLabState(this.state);
+      say(`${r.address}: Creation failed after ${seconds(Date.now() - t)}`);
+      throw e;
+    }
+    this.state.resources[r.address] = { type: r.type, dependsOn: r.dependsOn, member: member?.name };
+    writeLabState(this.state);
+    if (!quiet) say(`${r.address}: Creation complete after ${seconds(Date.now() - t)}${detail}`);
+  }
+
+  /**
+   * Destroys a resource of the state. Its destroy-time provisioners come from its block in the new
+   * stack: Terraform runs none for a resource whose block is gone (why the construct keeps count 0).
+   */
+  private async destroyResource(
+    address: string,
+    block: StackResource | undefined,
+    stackDir: string,
+    say: (line: string) => void,
+    tainted = false,
+  ): Promise<void> {
+    const t = Date.now();
+    const applied: AppliedResource = this.state.resources[address];
+    const quiet = !MODELLED.has(applied.type) && !block?.onDestroy.length;
+    if (!quiet) say(`${address}: Destroying...${tainted ? " (tainted: no destroy-time provisioners)" : ""}`);
+    if (!block && applied.type === "terraform_data") {
+      say(`${address}: its block is gone from the stack: Terraform would run none of its destroy-time provisioners`);
+    }
+    if (!tainted) for (const p of block?.onDestroy ?? []) await this.localExec(address, p, stackDir, say);
+    if (applied.type === "aws_instance" && applied.member) await this.destroyInstance(applied.member);
+    delete this.state.resources[address];
+    writeLabState(this.state);
+    if (!quiet) say(`${address}: Destruction complete after ${seconds(Date.now() - t)}`);
+  }
+
+  /**
+   * The member's VM: its namespace on the bridge, its root as cloud-init leaves it (its key fetched
+   * by its boot script's fetch_key when the user data does not carry it), and etcd started.
+   * Returns etcd's pid.
+   */
+  private async createInstance(m: LabMember, stackDir: string, say: (line: string) => void): Promise<number> {
+    const endpoint = memberEndpoint(this.name, m.name, m.privateIp);
+    this.state.network.members[m.name] = endpoint;
+    this.state.members[m.name] = m;
+    addEndpoint(this.state.network, m.name, endpoint, (netns) => {
+      this.state.namespaces.push(netns);
+      writeLabState(this.state);
+    });
+    const dir = join(this.state.stateDir, m.name);
+    this.state.createdPaths.push(dir);
+    writeLabState(this.state);
+    prepareMemberRoot(m, join(dir, "root"));
+    claimHostDirs(this.name, memberMountDirs(m).map((path) => ({ path })));
+    const fetch = keyFetchOf(m);
+    if (fetch) {
+      await runFetchKey({
+        member: m,
+        fetch,
+        // The parameters created so far: the instance depends on its own, as in Terraform.
+        parameters: readSsmParameters(stackDir, new Set(Object.keys(this.state.resources))),
+        region: providerRegion(stackDir),
+        netns: endpoint.netns,
+        root: join(dir, "root"),
+        mountDirs: memberMountDirs(m),
+        workDir: join(dir, "boot"),
+        onLine: say,
+      });
+    }
+    this.start(m.name);
+    return this.pid(m.name)!;
+  }
+
+  /** Terminates the member's VM: etcd killed (its disk goes with it), its namespace and root removed. */
+  private async destroyInstance(member: string): Promise<void> {
+    const p = this.state.processes[member];
+    if (p && !(await signalAndWait(p, "SIGKILL", 5_000))) throw new Error(`${member} (pid ${p.pid}) survived SIGKILL`);
+    delete this.state.processes[member];
+    const netns = this.state.network.members[member]?.netns ?? `${this.name}-${member}`;
+    deleteNamespaces([netns]);
+    drop(this.state.namespaces, netns);
+    const dir = join(this.state.stateDir, member);
+    rmSync(dir, { recursive: true, force: true });
+    drop(this.state.createdPaths, dir);
+    delete this.state.network.members[member];
+    delete this.state.members[member];
+    writeLabState(this.state);
+  }
+
+  /** A local-exec provisioner, as Terraform runs it, from the deployer's namespace. */
+  private async localExec(address: string, p: LocalExec, stackDir: string, say: (line: string) => void): Promise<void> {
+    const netns = this.network.deployer.netns;
+    const argv = [...p.interpreter, p.command];
+    say(`${address} (local-exec): Executing in ${netns}: [${argv.map((a) => JSON.stringify(a)).join(" ")}]`);
+    const r = await runStreaming(["ip", "netns", "exec", netns, ...argv], {
+      cwd: p.workingDir ? resolve(stackDir, p.workingDir) : stackDir,
+      env: { PATH: hostPath(), ...p.environment },
+      // Terraform sets no time limit; the membership steps bound themselves (--timeout).
+      timeoutMs: 3_600_000,
+      onLine: (line) => say(`${address} (local-exec): ${line}`),
+    });
+    if (r.code === 0) return;
+    const error = `${address}: local-exec provisioner error: ${argv.join(" ")} exited with ${r.code ?? "a signal"}:\n${r.stdout.trimEnd()}`;
+    if (!p.continueOnFailure) throw new Error(error);
+    say(`${error}\n(on_failure = continue)`);
   }
 
   private async probeHealth(member: string): Promise<CommandResult> {

@@ -11,15 +11,16 @@ const PACKAGE_BASES = ["/etc", "/var/lib", "/var/log", "/var/cache", "/opt", "/s
 
 /**
  * Host directories each member needs its own copy of: the package directory (/etc/etcd, /var/lib/etcd)
- * of every written file its EnvironmentFile names, and of its data and WAL directories. The member's
- * process sees its root's copy bind-mounted over each, in a private mount namespace.
+ * of every written or fetched file its EnvironmentFile names, and of its data and WAL directories.
+ * The member's process sees its root's copy bind-mounted over each, in a private mount namespace.
  */
 export function memberMountDirs(member: LabMember): string[] {
   const written = new Set(member.files.map((f) => f.path));
   const dirs = [
-    ...Object.values(member.conf)
-      .filter((v) => written.has(v))
-      .map((file) => packageDir(file, false)),
+    // A key file the boot script fetches (not written by the user data) is named here too.
+    ...Object.entries(member.conf)
+      .filter(([setting, v]) => written.has(v) || (/_KEY_FILE$/.test(setting) && posix.isAbsolute(v)))
+      .map(([, file]) => packageDir(file, false)),
     ...dataDirs(member).map((dir) => packageDir(dir, true)),
   ];
   // A directory inside another is covered by the other's mount.

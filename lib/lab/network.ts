@@ -29,14 +29,7 @@ const ETH = "eth0";
 
 export function planLabNetwork(labName: string, stack: LabStack): LabNetwork {
   const members: Record<string, LabEndpoint> = {};
-  for (const m of stack.members) {
-    if (m.name === "br" || m.name === "deployer") {
-      throw new Error(`member name "${m.name}" clashes with the lab's own namespace names`);
-    }
-    // Interface names are capped at 15 characters; a hash keeps any member name within it.
-    const port = `v-${createHash("sha256").update(m.name).digest("hex").slice(0, 12)}`;
-    members[m.name] = { netns: `${labName}-${m.name}`, ip: m.privateIp, bridgePort: port };
-  }
+  for (const m of stack.members) members[m.name] = memberEndpoint(labName, m.name, m.privateIp);
   return {
     bridgeNetns: `${labName}-br`,
     cidr: stack.cidr,
@@ -44,6 +37,16 @@ export function planLabNetwork(labName: string, stack: LabStack): LabNetwork {
     deployer: { netns: `${labName}-deployer`, ip: deployerIp(stack), bridgePort: "v-deployer" },
     members,
   };
+}
+
+/** A member's namespace and bridge port. */
+export function memberEndpoint(labName: string, member: string, ip: string): LabEndpoint {
+  if (member === "br" || member === "deployer") {
+    throw new Error(`member name "${member}" clashes with the lab's own namespace names`);
+  }
+  // Interface names are capped at 15 characters; a hash keeps any member name within it.
+  const port = `v-${createHash("sha256").update(member).digest("hex").slice(0, 12)}`;
+  return { netns: `${labName}-${member}`, ip, bridgePort: port };
 }
 
 /** The highest host address of the prefix that no member has. */
@@ -59,25 +62,31 @@ export function labNamespaces(net: LabNetwork): string[] {
   return [net.bridgeNetns, ...Object.values(net.members).map((e) => e.netns), net.deployer.netns];
 }
 
-/** Creates the network; `record` is told each namespace name before it is created. */
-export function createLabNetwork(net: LabNetwork, record: (netns: string) => void): void {
+/**
+ * Creates the bridge namespace and the deployer's endpoint (members join with addEndpoint as their
+ * instances are created); `record` is told each namespace name before it is created.
+ */
+export function createBridgeAndDeployer(net: LabNetwork, record: (netns: string) => void): void {
   const br = net.bridgeNetns;
   record(br);
   runSync(["ip", "netns", "add", br]);
   runSync(["ip", "-n", br, "link", "set", "lo", "up"]);
   runSync(["ip", "-n", br, "link", "add", BRIDGE, "type", "bridge"]);
   runSync(["ip", "-n", br, "link", "set", BRIDGE, "up"]);
-  const endpoints: [string, LabEndpoint][] = [...Object.entries(net.members), ["deployer", net.deployer]];
-  for (const [label, e] of endpoints) {
-    record(e.netns);
-    runSync(["ip", "netns", "add", e.netns]);
-    // Created inside the namespaces: the host's namespace never sees these links.
-    runSync(["ip", "-n", br, "link", "add", e.bridgePort, "type", "veth", "peer", "name", ETH, "netns", e.netns]);
-    runSync(["ip", "-n", br, "link", "set", e.bridgePort, "master", BRIDGE, "alias", label, "up"]);
-    runSync(["ip", "-n", e.netns, "link", "set", "lo", "up"]);
-    runSync(["ip", "-n", e.netns, "addr", "add", `${e.ip}/${net.prefixLength}`, "dev", ETH]);
-    runSync(["ip", "-n", e.netns, "link", "set", ETH, "up"]);
-  }
+  addEndpoint(net, "deployer", net.deployer, record);
+}
+
+/** Creates an endpoint's namespace holding `ip` on eth0, plugged into the bridge. */
+export function addEndpoint(net: LabNetwork, label: string, e: LabEndpoint, record: (netns: string) => void): void {
+  const br = net.bridgeNetns;
+  record(e.netns);
+  runSync(["ip", "netns", "add", e.netns]);
+  // Created inside the namespaces: the host's namespace never sees these links.
+  runSync(["ip", "-n", br, "link", "add", e.bridgePort, "type", "veth", "peer", "name", ETH, "netns", e.netns]);
+  runSync(["ip", "-n", br, "link", "set", e.bridgePort, "master", BRIDGE, "alias", label, "up"]);
+  runSync(["ip", "-n", e.netns, "link", "set", "lo", "up"]);
+  runSync(["ip", "-n", e.netns, "addr", "add", `${e.ip}/${net.prefixLength}`, "dev", ETH]);
+  runSync(["ip", "-n", e.netns, "link", "set", ETH, "up"]);
 }
 
 /** Takes an endpoint's bridge port down (a partition) or up again. */

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AppliedResource } from "./apply-plan";
+import { LabNetwork } from "./network";
 import { ProcessIdentity } from "./process-identity";
+import { LabMember } from "./stack";
 
 /**
  * Everything a lab created, recorded before it is created, so that labDown can undo exactly that,
@@ -16,6 +19,16 @@ export interface LabState {
   readonly namespaces: string[];
   /** Running member processes by member name. */
   readonly processes: Record<string, ProcessIdentity>;
+  /** ca.pem, admin.pem and admin-key.pem: the operator's etcdctl credentials. */
+  readonly pkiDirectory: string;
+  /** The bridge and deployer, and an endpoint per member whose instance exists. */
+  readonly network: LabNetwork;
+  /** Each member whose instance exists, as it was launched (a later stack does not rewrite it). */
+  readonly members: Record<string, LabMember>;
+  /** What the lab has applied, by Terraform address: its Terraform state, in effect. */
+  readonly resources: Record<string, AppliedResource>;
+  /** The stack directory last applied. */
+  stackDir?: string;
 }
 
 export function validateLabName(name: string): void {
@@ -41,6 +54,7 @@ export function readLabState(name: string): LabState | undefined {
 
 export function writeLabState(state: LabState): void {
   const path = statePath(state.name);
-  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2));
+  // 0600: the members' write_files, private keys included, are in it.
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }

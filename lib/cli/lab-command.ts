@@ -1,0 +1,180 @@
+// `etcd-cluster lab ...`: the local rehearsal (lib/lab) from the command line. Every command is
+// its own process: after `lab up`, the others find the lab by name from its state file.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { DEFAULT_LAB, hostTools, Lab, labDown, labUp } from "../lab";
+import { labHome, validateLabName } from "../lab/state";
+import { resolveConnection, UsageError } from "./connection";
+
+export const LAB_USAGE = `  lab up STACK_DIR [--pki DIR]  rehearse a synthesized stack on this host (root, Debian's etcd)
+  lab apply STACK_DIR           apply a later synth of the stack, in Terraform's order
+  lab status                    the status command above, run inside the lab
+  lab stop|start|kill|wipe|partition MEMBER
+  lab heal                      reconnect every partitioned member
+  lab down                      remove everything the lab created
+  (every lab command takes --name LAB, default ${DEFAULT_LAB})`;
+
+type Out = (line: string) => void;
+
+interface LabArgs {
+  readonly sub: string;
+  readonly positional: string[];
+  readonly name: string;
+  readonly pki?: string;
+}
+
+const MEMBER_COMMANDS = ["stop", "start", "kill", "wipe", "partition"];
+
+export async function labCommand(argv: string[], out: Out): Promise<number> {
+  let args: LabArgs | undefined;
+  try {
+    args = parseLabArgs(argv);
+    return await dispatch(args, out);
+  } catch (err) {
+    out(`etcd-cluster lab${args ? ` ${args.sub}` : ""}: ${(err as Error).message}`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function dispatch({ sub, positional, name, pki }: LabArgs, out: Out): Promise<number> {
+  const step = async <T>(what: string, action: () => T | Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const result = await action();
+    out(`[lab ${name}] ${what} (${Date.now() - t} ms)`);
+    return result;
+  };
+  switch (sub) {
+    case "up": {
+      const stackDir = one(positional, "STACK_DIR");
+      // labUp refuses these too; here the refusal can name the CLI's own commands.
+      validateLabName(name);
+      hostTools();
+      if (existsSync(labHome(name))) {
+        throw new Error(`lab "${name}" is already running: \`etcd-cluster lab down --name ${name}\` first, or give another --name`);
+      }
+      const pkiDirectory = pki ?? pkiOfStack(stackDir);
+      const lab = await labUp({ stackDir, pkiDirectory, labName: name, log: out });
+      return statusView(lab, out);
+    }
+    case "apply": {
+      const stackDir = one(positional, "STACK_DIR");
+      const lab = Lab.attach(name);
+      await lab.apply(stackDir, { log: out });
+      return statusView(lab, out);
+    }
+    case "status":
+      none(positional);
+      return statusView(Lab.attach(name), out);
+    case "down":
+      none(positional);
+      hostTools();
+      await labDown(name, { log: out });
+      return 0;
+    case "heal": {
+      none(positional);
+      const lab = Lab.attach(name);
+      await step("healed every partition", () => lab.heal());
+      return 0;
+    }
+    default: {
+      if (!MEMBER_COMMANDS.includes(sub)) throw new UsageError(`unknown lab command ${JSON.stringify(sub)}\nusage:\n${LAB_USAGE}`);
+      const member = one(positional, "MEMBER");
+      const lab = Lab.attach(name);
+      lab.member(member); // an unknown member is refused before anything happens
+      const pid = lab.pid(member);
+      const actions: Record<string, [string, () => unknown]> = {
+        stop: [`stopped ${member} (SIGTERM to pid ${pid})`, () => lab.stop(member)],
+        kill: [`killed ${member} (SIGKILL to pid ${pid})`, () => lab.kill(member)],
+        start: [`started ${member}`, () => lab.start(member)],
+        wipe: [`wiped ${member}'s data directory`, () => lab.wipe(member)],
+        partition: [`partitioned ${member} off the lab network`, () => lab.partition(member)],
+      };
+      const [what, action] = actions[sub];
+      await step(what, action);
+      if (sub === "start") out(`[lab ${name}] ${member} runs as pid ${lab.pid(member)}; \`lab status\` shows when it is healthy`);
+      return 0;
+    }
+  }
+}
+
+/**
+ * The operator CLI's own `status` (this file's sibling main), run from the deployer's namespace
+ * against the lab's members: the view an operator gets on the real cluster, by the same code.
+ */
+async function statusView(lab: Lab, out: Out): Promise<number> {
+  const endpoints = lab.memberNames.map((m) => lab.clientUrl(m)).join(",");
+  const argv = [...nodeRunning("main"), "status", "--endpoints", endpoints, "--pki", lab.pkiDirectory];
+  out(`[lab ${lab.name}] etcd-cluster status --endpoints ${endpoints} --pki ${lab.pkiDirectory} (in ${lab.network.deployer.netns}):`);
+  const t = Date.now();
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn("ip", ["netns", "exec", lab.network.deployer.netns, ...argv], {
+      // PATH only: the caller's ETCDCTL_* must not change what the view shows.
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...tsNodeEnv() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let pending = "";
+    const onData = (d: string) => {
+      const lines = (pending + d).split("\n");
+      pending = lines.pop()!;
+      lines.forEach((l) => out(l));
+    };
+    child.stdout.setEncoding("utf8").on("data", onData);
+    child.stderr.setEncoding("utf8").on("data", onData);
+    child.on("error", reject);
+    child.on("close", (c) => {
+      if (pending) out(pending);
+      resolve(c ?? 1);
+    });
+  });
+  out(`[lab ${lab.name}] status (${Date.now() - t} ms)`);
+  return code;
+}
+
+/** argv that runs a sibling module of this file: compiled JavaScript, or TypeScript under ts-node when run from source. */
+function nodeRunning(module: string): string[] {
+  const fromSource = path.extname(__filename) === ".ts";
+  const file = path.join(__dirname, module + (fromSource ? ".ts" : ".js"));
+  return fromSource ? [process.execPath, "-r", require.resolve("ts-node/register/transpile-only"), file] : [process.execPath, file];
+}
+
+function tsNodeEnv(): Record<string, string> {
+  return path.extname(__filename) === ".ts" ? { TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") } : {};
+}
+
+/** The directory of the CA certificate the stack's etcdctl_environment output names, relative to the current directory. */
+function pkiOfStack(stackDir: string): string {
+  try {
+    return path.dirname(path.resolve(resolveConnection({ stack: stackDir }, {}).cacert));
+  } catch (err) {
+    throw new UsageError(`cannot find the PKI directory from ${stackDir}'s etcdctl_environment output (${(err as Error).message}): give --pki DIR`);
+  }
+}
+
+function parseLabArgs(argv: string[]): LabArgs {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === "help" || sub === "--help") throw new UsageError(`usage:\n${LAB_USAGE}`);
+  const positional: string[] = [];
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
+    if (!m) {
+      positional.push(rest[i]);
+      continue;
+    }
+    if (m[1] !== "name" && !(m[1] === "pki" && sub === "up")) throw new UsageError(`lab ${sub} takes no --${m[1]}`);
+    const value = m[2] ?? rest[++i];
+    if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value`);
+    flags[m[1]] = value;
+  }
+  return { sub, positional, name: flags.name ?? DEFAULT_LAB, pki: flags.pki };
+}
+
+function one(positional: string[], what: string): string {
+  if (positional.length !== 1) throw new UsageError(`give exactly one ${what}`);
+  return positional[0];
+}
+
+function none(positional: string[]): void {
+  if (positional.length > 0) throw new UsageError(`unexpected ${positional.join(" ")}`);
+}
