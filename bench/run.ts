@@ -61,7 +61,7 @@ function benchSynth(): Figure[] {
 }
 
 async function main(): Promise<void> {
-  const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchLab())];
+  const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchLab(runs))];
   const width = Math.max(...figures.map((f) => f.name.length));
   console.log(`\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
   console.log(`runs per figure: ${runs} (median)\n`);

@@ -263,6 +263,7 @@ async function retrying(o, what, step) {
   const started = Date.now();
   let delay = 250;
   let lastReason = "";
+  let lastLogged = 0;
   for (;;) {
     try {
       return await step();
@@ -277,12 +278,15 @@ async function retrying(o, what, step) {
       if (elapsed + delay > o.timeoutMs) {
         throw new MembershipError(`gave up after ${Math.round(elapsed / 1000)} s trying to ${what}: ${reason}`);
       }
-      if (reason !== lastReason || delay >= 4000) {
+      if (reason !== lastReason || elapsed - lastLogged >= 5000) {
+        lastLogged = elapsed;
         o.log(`waiting to ${what} (${Math.round(elapsed / 1000)} s of ${Math.round(o.timeoutMs / 1000)} s): ${reason}`);
       }
       lastReason = reason;
       await sleep(delay);
-      delay = Math.min(delay * 2, 4000);
+      // Capped at 1 s: what is waited on (etcd's ~5 s window after a member connects, a learner
+      // catching up) ends on its own, and every second slept past its end is a second of deploy.
+      delay = Math.min(delay * 2, 1000);
     }
   }
 }

@@ -3,7 +3,6 @@
 import {
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   randomBytes,
   X509Certificate,
@@ -20,6 +19,7 @@ import {
   selfSignCa,
 } from "./certificate";
 import { PkiError } from "./pki-error";
+import { generateRsaKeyPem, generateRsaKeyPems } from "./rsa-keys";
 
 export { PkiError } from "./pki-error";
 
@@ -103,6 +103,7 @@ interface LoadedCa {
 
 export class PkiDirectory {
   private readonly clock: () => Date;
+  private freshKeys: string[] = [];
 
   constructor(private readonly options: PkiDirectoryOptions) {
     if (!KEY_SIZES.includes(options.keySize)) {
@@ -123,6 +124,7 @@ export class PkiDirectory {
   plan(members: readonly MemberCertificateRequest[]): PkiPlan {
     this.checkMemberNames(members);
     const planning: Planning = { now: this.clock(), writes: [] };
+    this.freshKeys = generateRsaKeyPems(this.missingKeyCount(members), this.options.keySize);
     const ca = this.loadOrCreateCa(planning);
     const admin = this.certifiedKey(
       ADMIN,
@@ -278,11 +280,16 @@ export class PkiDirectory {
     return { notBefore, notAfter };
   }
 
+  /** Keys the plan will have to make: made up front, all at once (see rsa-keys.ts). */
+  private missingKeyCount(members: readonly MemberCertificateRequest[]): number {
+    const caMissing = !fs.existsSync(this.file("ca.pem")) && !fs.existsSync(this.file("ca-key.pem")) ? 1 : 0;
+    const names = [ADMIN, ...members.map((m) => m.name)];
+    return caMissing + names.filter((name) => usableKey(readIfExists(this.file(`${name}-key.pem`))) === undefined).length;
+  }
+
   // PKCS#1, as cfssl writes keys. Native keygen: forge's JavaScript keygen takes seconds.
   private generateKeyPem(): string {
-    return generateKeyPairSync("rsa", { modulusLength: this.options.keySize })
-      .privateKey.export({ type: "pkcs1", format: "pem" })
-      .toString();
+    return this.freshKeys.pop() ?? generateRsaKeyPem(this.options.keySize);
   }
 
   private file(name: string): string {
