@@ -19,9 +19,14 @@ export const SEED: EtcdMemberProps[] = [
 ];
 export const NODE4: EtcdMemberProps = { name: "etcd_node4", privateIp: "172.16.0.104", initialClusterState: "existing" };
 
+const made: string[] = [];
+// Removed when the test process ends, after every suite's own afterAll (a lab may still use one).
+process.on("exit", () => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 /** A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory. */
 export function tempPki(fill: "fixture" | "empty" = "fixture"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-pki-"));
+  made.push(dir);
   if (fill === "fixture") fs.cpSync(FIXTURE_PKI, dir, { recursive: true });
   return dir;
 }
