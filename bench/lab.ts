@@ -7,7 +7,7 @@ import { synthExampleToDisk, SEED, NODE4 } from "../test/support/synth";
 import { median, tempDir, type Figure } from "./run";
 
 const LAB = "etcdbench";
-const FIXTURE_PKI = path.join(__dirname, "..", "test", "fixtures", "pki");
+const FIXTURE_PKI = path.join(__dirname, "..", "test", "fixtures", "insecure-test-pki");
 
 export async function benchLab(runs: number): Promise<Figure[]> {
   try {

@@ -7,7 +7,7 @@ import { TerraformStack, Testing } from "../lib/cdktf";
 import { unescapeTemplate } from "../lib/terraform-string";
 import { tempDir, type Figure } from "./run";
 
-const FIXTURE_PKI = path.join(__dirname, "..", "test", "fixtures", "pki");
+const FIXTURE_PKI = path.join(__dirname, "..", "test", "fixtures", "insecure-test-pki");
 
 function userDataSizes(keyDelivery: "ssm" | "user-data"): Map<string, number> {
   const pki = path.join(tempDir("bench-ud-"), "pki");

@@ -307,7 +307,7 @@ function loadCa(input: {
   orRecreate: string;
 }): LoadedCa {
   const { certPath, certPem, keyPath, keyPem, orRecreate } = input;
-  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(keyPem)) {
+  if (/^-{5}BEGIN ENCRYPTED PRIVATE KEY-{5}|^Proc-Type: 4,ENCRYPTED/m.test(keyPem)) {
     throw new PkiError(
       `${keyPath} is encrypted, and there is no passphrase to open it. Store it unencrypted ` +
         `(openssl pkey -in ca-key.pem -out ca-key.plain.pem, then replace ca-key.pem with it) and keep the directory private.`

@@ -10,7 +10,7 @@ import { MemberKeyParameter, type MemberKeyParameterProps } from "../../lib/aws/
 import { TerraformOutput, TerraformStack, Testing } from "../../lib/cdktf";
 import { requireTool } from "../support/tools";
 
-const KEY_FIXTURE = join(__dirname, "..", "fixtures", "pki", "etcd_node1-key.pem");
+const KEY_FIXTURE = join(__dirname, "..", "fixtures", "insecure-test-pki", "etcd_node1-key.pem");
 const KEY_FILE = "../../../.etcd-pki/etcd_node1-key.pem";
 const PROPS: MemberKeyParameterProps = {
   memberName: "etcd_node1",

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { pemArmour } from "../support/pem";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,14 +26,14 @@ function tempDir(prefix: string): string {
 
 describe("the stand-in aws CLI", () => {
   const dir = tempDir("etcd-lab-aws-");
-  writeFileSync(join(dir, "key.pem"), "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"); // no final newline
+  writeFileSync(join(dir, "key.pem"), pemArmour("PRIVATE KEY", "abc", false)); // no final newline
   const aws = join(dir, "aws");
   writeFileSync(aws, fakeAwsCli(new Map([["/c/node1", { file: join(dir, "key.pem") }], ["/c/lit", { literal: "plain" }]]), dir), { mode: 0o700 });
   const call = (...args: string[]) => spawnSync("sh", [aws, ...args], { encoding: "utf8" });
 
   test("prints a parameter's value and a newline, as --output text does", () => {
     expect(call("ssm", "get-parameter", "--region", "us-east-1", "--name", "/c/node1", "--with-decryption").stdout).toBe(
-      "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n",
+      pemArmour("PRIVATE KEY", "abc"),
     );
     expect(call("ssm", "get-parameter", "--name=/c/lit").stdout).toBe("plain\n");
   });

@@ -23,7 +23,7 @@ export interface StackMember {
 export const THREE_MEMBERS: StackMember[] = [1, 2, 3].map((i) => ({ name: `etcd_node${i}`, ip: `172.16.0.10${i}` }));
 
 /** The committed fixture PKI: CA, admin and etcd_node1..5 certificates with SANs 172.16.0.10N, 127.0.0.1, localhost. */
-export const FIXTURE_PKI = join(__dirname, "..", "fixtures", "pki");
+export const FIXTURE_PKI = join(__dirname, "..", "fixtures", "insecure-test-pki");
 
 function etcdConf(member: StackMember, members: StackMember[], token: string): string {
   const present = members.filter((m) => !m.absent);

