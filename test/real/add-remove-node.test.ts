@@ -2,23 +2,18 @@
 // syntheses of the same stack, the membership steps running as Terraform orders them.
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { Lab, labDown } from "../../lib/lab";
-import { memberList, NODE4, putKeys, readKeys, record, SEED, seedLab, Syntheses } from "./real-lab";
+import type { Lab } from "../../lib/lab";
+import { memberList, NODE4, putKeys, readKeys, record, SEED, useSeedLab } from "./real-lab";
 
 const LAB = "realadd";
-const syntheses = new Syntheses();
+const seed = useSeedLab(LAB);
 let lab: Lab;
 let before: Record<string, string>;
 const SEED_NAMES = SEED.map((m) => m.name);
 
 beforeAll(async () => {
-  lab = await seedLab(LAB, syntheses);
+  lab = seed.lab;
   before = await putKeys(lab, "before", 30);
-});
-
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
 });
 
 /** Index of the first log line matching every pattern; -1 if none. */
@@ -33,7 +28,7 @@ test("applying the synth with node4 registers, launches and promotes it, in that
 
   // WHEN the stack synthesized with etcd_node4 is applied
   const log: string[] = [];
-  const result = await lab.apply(syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
+  const result = await lab.apply(seed.syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
   record(LAB, "apply with etcd_node4 (register, launch, promote)", result.durationMs);
   process.stderr.write(`[real ${LAB}] apply with etcd_node4 printed:\n${log.join("\n")}\n`);
 
@@ -67,7 +62,7 @@ test("applying the synth with node4 removed runs its member remove before its VM
 
   // WHEN the stack synthesized with etcd_node4 `removed: true` is applied
   const log: string[] = [];
-  const result = await lab.apply(syntheses.synth([...SEED, { ...NODE4, removed: true }]), { log: (l) => log.push(l) });
+  const result = await lab.apply(seed.syntheses.synth([...SEED, { ...NODE4, removed: true }]), { log: (l) => log.push(l) });
   record(LAB, "apply with etcd_node4 removed (remove, terminate)", result.durationMs);
   process.stderr.write(`[real ${LAB}] apply with etcd_node4 removed printed:\n${log.join("\n")}\n`);
 

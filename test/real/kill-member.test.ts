@@ -1,20 +1,13 @@
 // A crash of one member of three: the other two keep the cluster writable, and the member comes
 // back from its own data directory, catching up on what it missed.
-import { Lab, labDown } from "../../lib/lab";
-import { expectMemberHolds, putKeys, readKeys, seedLab, Syntheses, timed, waitLeader } from "./real-lab";
+import type { Lab } from "../../lib/lab";
+import { expectMemberHolds, putKeys, readKeys, timed, waitLeader, useSeedLab } from "./real-lab";
 
 const LAB = "realkill";
-const syntheses = new Syntheses();
+const seed = useSeedLab(LAB);
 let lab: Lab;
 
-beforeAll(async () => {
-  lab = await seedLab(LAB, syntheses);
-});
-
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
-});
+beforeAll(() => (lab = seed.lab));
 
 test("with a member killed writes go on, and once restarted it serves every key", async () => {
   // GIVEN keys written to the healthy seed cluster

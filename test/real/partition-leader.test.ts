@@ -1,20 +1,13 @@
 // A network partition that isolates the leader: the majority elects another and keeps writing;
 // healed, the old leader rejoins as a follower and catches up.
-import { Lab, labDown } from "../../lib/lab";
-import { expectMemberHolds, putKeys, readKeys, seedLab, Syntheses, timed, waitLeader } from "./real-lab";
+import type { Lab } from "../../lib/lab";
+import { expectMemberHolds, putKeys, readKeys, timed, waitLeader, useSeedLab } from "./real-lab";
 
 const LAB = "realpart";
-const syntheses = new Syntheses();
+const seed = useSeedLab(LAB);
 let lab: Lab;
 
-beforeAll(async () => {
-  lab = await seedLab(LAB, syntheses);
-});
-
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
-});
+beforeAll(() => (lab = seed.lab));
 
 test("the partitioned leader is replaced, writes go on, and after healing it reads the new keys", async () => {
   // GIVEN keys written to the healthy seed cluster, and its leader

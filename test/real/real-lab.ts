@@ -49,6 +49,29 @@ export async function seedLab(labName: string, syntheses: Syntheses, log: string
   return lab;
 }
 
+/**
+ * A seed-cluster lab for one suite: up before its tests, down after them (also when they fail).
+ * Jest runs a file's beforeAll hooks in order, so a suite's own ones after this see the lab.
+ */
+export function useSeedLab(labName: string): { readonly lab: Lab; readonly syntheses: Syntheses } {
+  const syntheses = new Syntheses();
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await seedLab(labName, syntheses);
+  });
+  afterAll(async () => {
+    await labDown(labName, { log: () => undefined });
+    syntheses.remove();
+  });
+  return {
+    get lab(): Lab {
+      if (!lab) throw new Error(`lab ${labName} is not up: its beforeAll failed`);
+      return lab;
+    },
+    syntheses,
+  };
+}
+
 /** Runs `etcd-cluster lab ...` in this process; returns its exit code and printed lines. */
 export async function labCli(args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];

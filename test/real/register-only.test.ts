@@ -1,26 +1,21 @@
 // A member registered but not launched (`registerOnly`) is an unstarted learner: it does not count
 // toward quorum, so the cluster still writes with another member down. Launched later, it is promoted.
-import { Lab, labDown } from "../../lib/lab";
-import { expectMemberHolds, labCli, memberList, NODE4, putKeys, readKeys, record, SEED, seedLab, Syntheses, timed } from "./real-lab";
+import type { Lab } from "../../lib/lab";
+import { expectMemberHolds, labCli, memberList, NODE4, putKeys, readKeys, record, SEED, timed, useSeedLab } from "./real-lab";
 
 const LAB = "realreg";
-const syntheses = new Syntheses();
+const seed = useSeedLab(LAB);
 let lab: Lab;
 let before: Record<string, string>;
 
 beforeAll(async () => {
-  lab = await seedLab(LAB, syntheses);
+  lab = seed.lab;
   before = await putKeys(lab, "before", 20);
-});
-
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
 });
 
 test("a registered, unlaunched node4 is an unstarted learner, and with another member stopped writes still succeed", async () => {
   // WHEN the stack synthesized with etcd_node4 `registerOnly: true` is applied
-  const result = await lab.apply(syntheses.synth([...SEED, { ...NODE4, registerOnly: true }]), { log: () => undefined });
+  const result = await lab.apply(seed.syntheses.synth([...SEED, { ...NODE4, registerOnly: true }]), { log: () => undefined });
   record(LAB, "apply with etcd_node4 registerOnly", result.durationMs);
 
   // THEN node4 is registered but has no VM: an unstarted learner at its peer URL
@@ -46,7 +41,7 @@ test("applying the synth without registerOnly launches node4 and promotes it", a
   // GIVEN node4 registered only, etcd_node3 stopped (previous test)
   // WHEN the stack synthesized with etcd_node4 as a plain joiner is applied
   const log: string[] = [];
-  const result = await lab.apply(syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
+  const result = await lab.apply(seed.syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
   record(LAB, "apply launching and promoting the registered node4", result.durationMs);
 
   // THEN only its VM and promote step were created (it was already registered)

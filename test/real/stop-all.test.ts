@@ -1,20 +1,13 @@
 // Every member stopped (as `systemctl stop` on each VM) and started again: the cluster re-forms
 // from the members' data directories with every key.
-import { Lab, labDown } from "../../lib/lab";
-import { expectMemberHolds, putKeys, readKeys, seedLab, Syntheses, timed, waitLeader } from "./real-lab";
+import type { Lab } from "../../lib/lab";
+import { expectMemberHolds, putKeys, readKeys, timed, waitLeader, useSeedLab } from "./real-lab";
 
 const LAB = "realstop";
-const syntheses = new Syntheses();
+const seed = useSeedLab(LAB);
 let lab: Lab;
 
-beforeAll(async () => {
-  lab = await seedLab(LAB, syntheses);
-});
-
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
-});
+beforeAll(() => (lab = seed.lab));
 
 test("all three stopped and started again come back healthy with their data", async () => {
   // GIVEN keys written to the healthy seed cluster
