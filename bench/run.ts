@@ -54,7 +54,7 @@ function benchSynth(): Figure[] {
     const goals = members === 3;
     figures.push(
       { name: `synth ${members} members, cold (empty PKI)`, value: cold, unit: "s", ...(goals ? { goal: "< 2 s", met: cold < 2 } : {}) },
-      { name: `synth ${members} members, warm (PKI filled)`, value: warm, unit: "s", ...(goals ? { goal: "< 1 s", met: warm < 1 } : {}) },
+      { name: `synth ${members} members, warm (PKI filled)`, value: warm, unit: "s", ...(goals ? { goal: "< 1 s", met: warm < 1 } : {}) }
     );
   }
   return figures;
@@ -63,7 +63,11 @@ function benchSynth(): Figure[] {
 async function main(): Promise<void> {
   const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchLab(runs))];
   const width = Math.max(...figures.map((f) => f.name.length));
-  console.log(`\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
+  console.log(
+    `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${
+      process.version
+    }, ${os.platform()} ${os.release()}`
+  );
   console.log(`runs per figure: ${runs} (median)\n`);
   for (const f of figures) {
     const value = f.unit === "s" ? f.value.toFixed(3) : f.unit === "x" ? f.value.toFixed(2) : String(f.value);
@@ -72,7 +76,11 @@ async function main(): Promise<void> {
   }
   const json = flag("json");
   if (json) {
-    fs.writeFileSync(json, JSON.stringify({ machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, runs, figures }, null, 2) + "\n");
+    fs.writeFileSync(
+      json,
+      JSON.stringify({ machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, runs, figures }, null, 2) +
+        "\n"
+    );
     console.log(`\nwrote ${json}`);
   }
 }

@@ -21,19 +21,19 @@ function userDataSizes(keyDelivery: "ssm" | "user-data"): Map<string, number> {
   });
   const json = JSON.parse(Testing.synth(stack));
   return new Map(
-    Object.values(json.resource.aws_instance).map((i: any) => [i.tags["etcd:member"], Buffer.byteLength(unescapeTemplate(i.user_data))]),
+    Object.values(json.resource.aws_instance).map((i: any) => [i.tags["etcd:member"], Buffer.byteLength(unescapeTemplate(i.user_data))])
   );
 }
 
 export function benchUserData(): Figure[] {
   return (["ssm", "user-data"] as const).flatMap((mode) =>
     [...userDataSizes(mode)].map(([member, bytes]) => ({
-    name: `user data ${member}, keyDelivery "${mode}"`,
-    value: bytes,
-    unit: "bytes",
-    goal: "< 8192",
-    met: bytes < 8192,
-    note: `${((bytes / USER_DATA_LIMIT_BYTES) * 100).toFixed(0)}% of EC2's ${USER_DATA_LIMIT_BYTES}`,
-  })),
+      name: `user data ${member}, keyDelivery "${mode}"`,
+      value: bytes,
+      unit: "bytes",
+      goal: "< 8192",
+      met: bytes < 8192,
+      note: `${((bytes / USER_DATA_LIMIT_BYTES) * 100).toFixed(0)}% of EC2's ${USER_DATA_LIMIT_BYTES}`,
+    }))
   );
 }

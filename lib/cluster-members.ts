@@ -59,10 +59,7 @@ export function peersOf(member: ClusterMember, members: readonly ClusterMember[]
  * member lists the cluster as it is when it joins (the active members before it) plus itself,
  * which is what etcd's join check compares against the running cluster's member list.
  */
-export function initialClusterFor(
-  member: ClusterMember,
-  members: readonly ClusterMember[],
-): { name: string; peerUrl: string }[] {
+export function initialClusterFor(member: ClusterMember, members: readonly ClusterMember[]): { name: string; peerUrl: string }[] {
   const list =
     member.initialClusterState === "new"
       ? bootstrapMembers(members)

@@ -81,7 +81,7 @@ export class EtcdCluster extends Construct {
     const userData = renderAllUserData(members, pki.material, install, this.initialClusterToken, props, (member) =>
       keyDelivery === "ssm"
         ? { mode: "ssm", parameterName: keyParameterName(member) }
-        : { mode: "user-data", keyPem: pki.material.members.get(member.name)!.keyPem },
+        : { mode: "user-data", keyPem: pki.material.members.get(member.name)!.keyPem }
     );
     const sizeErrors = members.flatMap((m, i) => checkUserDataSize(i, m.name, Buffer.byteLength(userData.get(m.name)!)) ?? []);
     if (sizeErrors.length > 0) throw new EtcdClusterConfigError(this.node.path, sizeErrors);
@@ -183,7 +183,9 @@ export class EtcdCluster extends Construct {
   memberInstance(name: string): MemberInstance {
     const instance = this.instances.get(name);
     if (!instance) {
-      throw new Error(`EtcdCluster ${this.node.path}: no member named ${JSON.stringify(name)}: members are ${[...this.instances.keys()].join(", ")}`);
+      throw new Error(
+        `EtcdCluster ${this.node.path}: no member named ${JSON.stringify(name)}: members are ${[...this.instances.keys()].join(", ")}`
+      );
     }
     return instance;
   }
@@ -216,7 +218,7 @@ function renderAllUserData(
   install: InstallPlan,
   token: string,
   props: EtcdClusterProps,
-  keyDelivery: (member: ClusterMember) => KeyDelivery,
+  keyDelivery: (member: ClusterMember) => KeyDelivery
 ): Map<string, string> {
   const settings = tuningSettings(props.tuning);
   const tls = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
@@ -243,6 +245,6 @@ function renderAllUserData(
         install,
       });
       return [member.name, userData];
-    }),
+    })
   );
 }

@@ -45,7 +45,7 @@ export class ClusterOutputs extends Construct {
             ["ca", props.pki.caCertPem],
             ["admin", props.pki.admin.certPem],
             ...props.members.map((m) => [m.name, props.pki.members.get(m.name)!.certPem]),
-          ].map(([name, pem]) => [name, describeCertificate(pem).notAfter.toISOString()]),
+          ].map(([name, pem]) => [name, describeCertificate(pem).notAfter.toISOString()])
         ),
         description: "when each certificate expires; `etcd-cluster status` warns 30 days ahead",
       },

@@ -2,16 +2,7 @@
 import { resolveInstallPlan } from "./etcd/releases";
 import { validateTuning } from "./etcd/tuning";
 import { architectureOf } from "./aws/architecture";
-import {
-  awsReservedAddresses,
-  cidrContains,
-  cidrSize,
-  cidrWithin,
-  formatIpv4,
-  parseCidr,
-  parseIpv4,
-  type Ipv4Cidr,
-} from "./net/ipv4";
+import { awsReservedAddresses, cidrContains, cidrSize, cidrWithin, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from "./net/ipv4";
 import type { EtcdClusterProps, EtcdMemberProps } from "./props";
 
 export const DEFAULT_VPC_CIDR = "172.16.0.0/16";
@@ -36,13 +27,10 @@ export interface ValidationResult {
 }
 
 export class EtcdClusterConfigError extends Error {
-  constructor(
-    readonly constructPath: string,
-    readonly problems: readonly string[],
-  ) {
+  constructor(readonly constructPath: string, readonly problems: readonly string[]) {
     super(
       `EtcdCluster ${constructPath}: ${problems.length} problem(s) in its configuration, nothing was synthesized:\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
+        problems.map((p) => `  - ${p}`).join("\n")
     );
     this.name = "EtcdClusterConfigError";
   }
@@ -64,23 +52,31 @@ export function validateClusterProps(props: EtcdClusterProps): ValidationResult 
   }
   if (props.initialClusterToken !== undefined && !CLUSTER_TOKEN.test(props.initialClusterToken)) {
     errors.push(
-      `initialClusterToken is ${JSON.stringify(props.initialClusterToken)}: use 1-128 letters, digits, ".", "_" or "-", or leave it out for a unique default`,
+      `initialClusterToken is ${JSON.stringify(
+        props.initialClusterToken
+      )}: use 1-128 letters, digits, ".", "_" or "-", or leave it out for a unique default`
     );
   }
   if (props.joinTimeoutSeconds !== undefined && !isIntegerIn(props.joinTimeoutSeconds, 30, 86400)) {
-    errors.push(`joinTimeoutSeconds is ${props.joinTimeoutSeconds}: give a whole number of seconds from 30 to 86400 (booting and installing etcd takes a few minutes)`);
+    errors.push(
+      `joinTimeoutSeconds is ${props.joinTimeoutSeconds}: give a whole number of seconds from 30 to 86400 (booting and installing etcd takes a few minutes)`
+    );
   }
   if (props.keyDelivery !== undefined && !["ssm", "user-data"].includes(props.keyDelivery)) {
     errors.push(`keyDelivery is ${JSON.stringify(props.keyDelivery)}: use "ssm" (the default) or "user-data" for AMIs without the AWS CLI`);
   }
   if (props.kmsKeyId !== undefined && (props.keyDelivery ?? "ssm") !== "ssm") {
-    errors.push(`kmsKeyId is ${JSON.stringify(props.kmsKeyId)} but keyDelivery is "user-data", which uses no KMS key: drop kmsKeyId or use keyDelivery "ssm"`);
+    errors.push(
+      `kmsKeyId is ${JSON.stringify(
+        props.kmsKeyId
+      )} but keyDelivery is "user-data", which uses no KMS key: drop kmsKeyId or use keyDelivery "ssm"`
+    );
   } else if (props.kmsKeyId !== undefined && props.kmsKeyId.trim() === "") {
     errors.push(`kmsKeyId is "": give a KMS key id, ARN or alias, or leave it out for the aws/ssm key`);
   }
   if (props.keyDelivery === "user-data") {
     warnings.push(
-      `keyDelivery is "user-data": each member's private key sits in its EC2 user data, readable through ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state; use "ssm" unless the AMI has no AWS CLI`,
+      `keyDelivery is "user-data": each member's private key sits in its EC2 user data, readable through ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state; use "ssm" unless the AMI has no AWS CLI`
     );
   }
   checkCidrList("clientCidrs", props.clientCidrs, errors);
@@ -115,10 +111,14 @@ function validateNetwork(props: EtcdClusterProps, errors: string[]): NetworkFact
     errors.push(`subnetId is ${JSON.stringify(props.subnetId)} but vpcId is missing: give the subnet's VPC as vpcId`);
   }
   if (existing && props.vpcCidr !== undefined) {
-    errors.push(`vpcCidr is ${JSON.stringify(props.vpcCidr)} but only a VPC this construct creates takes a CIDR: drop vpcCidr or drop vpcId/subnetId`);
+    errors.push(
+      `vpcCidr is ${JSON.stringify(props.vpcCidr)} but only a VPC this construct creates takes a CIDR: drop vpcCidr or drop vpcId/subnetId`
+    );
   }
   if (existing && props.availabilityZone !== undefined) {
-    errors.push(`availabilityZone is ${JSON.stringify(props.availabilityZone)} but an existing subnet already has its zone: drop availabilityZone`);
+    errors.push(
+      `availabilityZone is ${JSON.stringify(props.availabilityZone)} but an existing subnet already has its zone: drop availabilityZone`
+    );
   }
 
   const vpc = existing ? undefined : cidrField("vpcCidr", props.vpcCidr ?? DEFAULT_VPC_CIDR, errors);
@@ -139,7 +139,11 @@ function validateNetwork(props: EtcdClusterProps, errors: string[]): NetworkFact
 function validateMembers(props: EtcdClusterProps, network: NetworkFacts, errors: string[], warnings: string[]): void {
   const members = props.members;
   if (!Array.isArray(members) || members.length === 0) {
-    errors.push(`members is ${JSON.stringify(members)}: give at least one member, e.g. [{ name: "etcd_node1", privateIp: "172.16.0.101" }] (three for a cluster that survives a failure)`);
+    errors.push(
+      `members is ${JSON.stringify(
+        members
+      )}: give at least one member, e.g. [{ name: "etcd_node1", privateIp: "172.16.0.101" }] (three for a cluster that survives a failure)`
+    );
     return;
   }
 
@@ -154,18 +158,24 @@ function validateMembers(props: EtcdClusterProps, network: NetworkFacts, errors:
     } else namesSeen.set(member.name, i);
     const prevIp = ipsSeen.get(member.privateIp);
     if (prevIp !== undefined) {
-      errors.push(`${field}.privateIp is "${member.privateIp}", already used by members[${prevIp}] (${members[prevIp].name}): give each member its own address`);
+      errors.push(
+        `${field}.privateIp is "${member.privateIp}", already used by members[${prevIp}] (${members[prevIp].name}): give each member its own address`
+      );
     } else ipsSeen.set(member.privateIp, i);
   });
 
   const voters = members.filter((m) => !m.removed && !m.registerOnly).length;
   if (voters > 0 && voters % 2 === 0) {
     warnings.push(
-      `the cluster has ${voters} members: an even count tolerates no more failures than ${voters - 1} (quorum is ${voters / 2 + 1}); use an odd number`,
+      `the cluster has ${voters} members: an even count tolerates no more failures than ${voters - 1} (quorum is ${
+        voters / 2 + 1
+      }); use an odd number`
     );
   }
   if (voters > 7) {
-    warnings.push(`the cluster has ${voters} members: every write waits for a majority, so more than 7 slows writes with little gain in tolerance; etcd recommends 3, 5 or 7`);
+    warnings.push(
+      `the cluster has ${voters} members: every write waits for a majority, so more than 7 slows writes with little gain in tolerance; etcd recommends 3, 5 or 7`
+    );
   }
   validateMembershipChanges(members, errors);
 }
@@ -174,23 +184,31 @@ function validateMembers(props: EtcdClusterProps, network: NetworkFacts, errors:
 function validateMembershipChanges(members: readonly EtcdMemberProps[], errors: string[]): void {
   const joining = (m: EtcdMemberProps) => (m.initialClusterState ?? "new") === "existing";
   if (members.every(joining)) {
-    errors.push(`every member has initialClusterState "existing": the members that bootstrap the cluster need "new" (the default); only members joining a running cluster take "existing"`);
+    errors.push(
+      `every member has initialClusterState "existing": the members that bootstrap the cluster need "new" (the default); only members joining a running cluster take "existing"`
+    );
     return;
   }
   const firstJoiner = members.findIndex(joining);
   members.forEach((m, i) => {
     if (firstJoiner >= 0 && i > firstJoiner && !joining(m)) {
-      errors.push(`members[${i}] (${m.name}) bootstraps the cluster ("new") but comes after members[${firstJoiner}] (${members[firstJoiner].name}), which joins it: list the bootstrap members first, joining members after them in the order they join`);
+      errors.push(
+        `members[${i}] (${m.name}) bootstraps the cluster ("new") but comes after members[${firstJoiner}] (${members[firstJoiner].name}), which joins it: list the bootstrap members first, joining members after them in the order they join`
+      );
     }
     if (m.registerOnly && !joining(m)) {
-      errors.push(`members[${i}].registerOnly is true but ${m.name} bootstraps the cluster: only a member with initialClusterState "existing" can be registered before it is launched`);
+      errors.push(
+        `members[${i}].registerOnly is true but ${m.name} bootstraps the cluster: only a member with initialClusterState "existing" can be registered before it is launched`
+      );
     }
   });
   const registerOnly = members.map((m, i) => ({ m, i })).filter(({ m }) => m.registerOnly && !m.removed);
   const lastJoiner = members.map(joining).lastIndexOf(true);
   registerOnly.forEach(({ m, i }) => {
     if (i !== lastJoiner) {
-      errors.push(`members[${i}] (${m.name}) is registerOnly but members after it join too: etcd takes one learner at a time, so only the last joining member can wait unlaunched; launch ${m.name} first`);
+      errors.push(
+        `members[${i}] (${m.name}) is registerOnly but members after it join too: etcd takes one learner at a time, so only the last joining member can wait unlaunched; launch ${m.name} first`
+      );
     }
   });
 
@@ -201,22 +219,20 @@ function validateMembershipChanges(members: readonly EtcdMemberProps[], errors: 
     errors.push(`every member has removed: true: etcd cannot remove its last member; to tear the cluster down, run cdktf destroy instead`);
   } else if (removed.length > 0 && remaining < quorum) {
     errors.push(
-      `${removed.length} of ${members.length} members have removed: true (${removed.map((m) => m.name).join(", ")}), leaving ${remaining}, fewer than the quorum of ${quorum}: ` +
-        `remove at most ${members.length - quorum} per deploy, and delete the entries of members removed by earlier deploys from the list`,
+      `${removed.length} of ${members.length} members have removed: true (${removed
+        .map((m) => m.name)
+        .join(", ")}), leaving ${remaining}, fewer than the quorum of ${quorum}: ` +
+        `remove at most ${members.length - quorum} per deploy, and delete the entries of members removed by earlier deploys from the list`
     );
   }
 }
 
-function validateMember(
-  member: EtcdMemberProps,
-  field: string,
-  props: EtcdClusterProps,
-  network: NetworkFacts,
-  errors: string[],
-): void {
+function validateMember(member: EtcdMemberProps, field: string, props: EtcdClusterProps, network: NetworkFacts, errors: string[]): void {
   if (typeof member.name !== "string" || !MEMBER_NAME.test(member.name)) {
     errors.push(
-      `${field}.name is ${JSON.stringify(member.name)}: use 1-63 letters, digits, "_" or "-", starting with a letter or digit, e.g. "etcd_node1" (it goes into ETCD_INITIAL_CLUSTER, file names and tags)`,
+      `${field}.name is ${JSON.stringify(
+        member.name
+      )}: use 1-63 letters, digits, "_" or "-", starting with a letter or digit, e.g. "etcd_node1" (it goes into ETCD_INITIAL_CLUSTER, file names and tags)`
     );
   } else if (RESERVED_MEMBER_NAMES.has(member.name)) {
     errors.push(`${field}.name is "${member.name}", which the PKI directory uses for its own ${member.name}.pem: pick another name`);
@@ -228,7 +244,11 @@ function validateMember(
   }
 
   if (member.initialClusterState !== undefined && !["new", "existing"].includes(member.initialClusterState)) {
-    errors.push(`${field}.initialClusterState is ${JSON.stringify(member.initialClusterState)}: use "new" for bootstrap members or "existing" for a member joining a running cluster`);
+    errors.push(
+      `${field}.initialClusterState is ${JSON.stringify(
+        member.initialClusterState
+      )}: use "new" for bootstrap members or "existing" for a member joining a running cluster`
+    );
   }
 
   let subnet = network.defaultSubnet;
@@ -237,30 +257,40 @@ function validateMember(
     subnet = cidrField(`${field}.subnetCidr`, member.subnetCidr, errors);
     subnetField = `${field}.subnetCidr`;
     if (member.subnetId === undefined) {
-      errors.push(`${field}.subnetCidr is "${member.subnetCidr}" but ${field}.subnetId is missing: give the subnet's id, or drop subnetCidr`);
+      errors.push(
+        `${field}.subnetCidr is "${member.subnetCidr}" but ${field}.subnetId is missing: give the subnet's id, or drop subnetCidr`
+      );
     }
   } else if (member.subnetId !== undefined) {
     subnet = undefined;
   }
   if (member.subnetId !== undefined && props.vpcId === undefined) {
-    errors.push(`${field}.subnetId is ${JSON.stringify(member.subnetId)} but the cluster creates its own VPC: give vpcId and subnetId for the cluster too, or drop ${field}.subnetId`);
+    errors.push(
+      `${field}.subnetId is ${JSON.stringify(
+        member.subnetId
+      )} but the cluster creates its own VPC: give vpcId and subnetId for the cluster too, or drop ${field}.subnetId`
+    );
   }
 
   if (ip !== undefined && subnet !== undefined) {
     const first = formatIpv4(subnet.network + 4);
     const last = formatIpv4(subnet.network + cidrSize(subnet) - 2);
     if (!cidrContains(subnet, ip)) {
-      errors.push(`${field}.privateIp is "${member.privateIp}" but it is outside ${subnetField} "${subnet.text}": pick an address from ${first} to ${last}`);
+      errors.push(
+        `${field}.privateIp is "${member.privateIp}" but it is outside ${subnetField} "${subnet.text}": pick an address from ${first} to ${last}`
+      );
     } else if (awsReservedAddresses(subnet).includes(ip)) {
       errors.push(
-        `${field}.privateIp is "${member.privateIp}", which AWS reserves in "${subnet.text}" (network, router, DNS, future use, broadcast): pick an address from ${first} to ${last}`,
+        `${field}.privateIp is "${member.privateIp}", which AWS reserves in "${subnet.text}" (network, router, DNS, future use, broadcast): pick an address from ${first} to ${last}`
       );
     }
   }
 
   (member.extraSans ?? []).forEach((san, j) => {
     if (parseIpv4(san) === undefined && !SANE_DNS_NAME.test(san)) {
-      errors.push(`${field}.extraSans[${j}] is ${JSON.stringify(san)}: give an IPv4 address or a DNS name such as "etcd1.example.internal"`);
+      errors.push(
+        `${field}.extraSans[${j}] is ${JSON.stringify(san)}: give an IPv4 address or a DNS name such as "etcd1.example.internal"`
+      );
     }
   });
 }

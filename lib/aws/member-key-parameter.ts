@@ -116,7 +116,11 @@ function propsProblems(props: MemberKeyParameterProps): string[] {
     problems.push(`keyFile ${JSON.stringify(keyFile)} must be a path relative to the synthesized stack's directory`);
   } else if (/["\\\x00-\x1f]|\$\{|%\{/.test(keyFile)) {
     // Each would change the meaning of the file("...") expression instead of naming a file.
-    problems.push(`keyFile ${JSON.stringify(keyFile)} must not contain quotes, backslashes, control characters, "\${" or "%{"; use "/" between directories`);
+    problems.push(
+      `keyFile ${JSON.stringify(
+        keyFile
+      )} must not contain quotes, backslashes, control characters, "\${" or "%{"; use "/" between directories`
+    );
   }
   if (!Number.isSafeInteger(props.keyVersion) || props.keyVersion < 0) {
     problems.push(`keyVersion ${props.keyVersion} must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);

@@ -42,7 +42,11 @@ export class EtcdSecurityGroup extends Construct {
     this.egress("egress-https", { port: 443, cidr: "0.0.0.0/0" }, "etcd release download, package repositories, AWS APIs");
     this.egress("egress-http", { port: 80, cidr: "0.0.0.0/0" }, "distribution package mirrors that serve plain HTTP");
     this.egress("egress-peers", { port: PEER_PORT, securityGroupId: this.securityGroupId }, "etcd peers (raft)");
-    this.egress("egress-clients", { port: CLIENT_PORT, securityGroupId: this.securityGroupId }, "etcd clients: health checks between members");
+    this.egress(
+      "egress-clients",
+      { port: CLIENT_PORT, securityGroupId: this.securityGroupId },
+      "etcd clients: health checks between members"
+    );
   }
 
   /** Lets a network or another security group reach etcd's client port 2379. */
@@ -73,7 +77,7 @@ export class EtcdSecurityGroup extends Construct {
     kind: typeof VpcSecurityGroupIngressRule | typeof VpcSecurityGroupEgressRule,
     id: string,
     peer: RulePeer,
-    description: string,
+    description: string
   ): void {
     new kind(this, this.ruleId(id), {
       securityGroupId: this.securityGroupId,

@@ -25,7 +25,7 @@ export async function gatherStatus(client: EtcdClient, endpoints: readonly strin
       if (!result.healthy) return { endpoint, healthy: false, reason: result.reason };
       const status = await client.status(endpoint).catch(() => undefined);
       return { endpoint, healthy: true, leaderId: status?.leader, memberId: status?.header?.member_id, version: status?.version };
-    }),
+    })
   );
   return { members, health };
 }
@@ -64,8 +64,10 @@ export function formatHealth(status: ClusterStatus): string[] {
     healthyVoters.length === voters.length
       ? `cluster is healthy: ${voters.length} voting member(s)${learners ? `, ${learners} learner(s)` : ""}`
       : healthyVoters.length >= quorum
-        ? `cluster is degraded: ${healthyVoters.length} of ${voters.length} voting members healthy (quorum ${quorum}), it tolerates ${healthyVoters.length - quorum} more failure(s)`
-        : `cluster is unavailable: ${healthyVoters.length} of ${voters.length} voting members healthy, quorum needs ${quorum}`,
+      ? `cluster is degraded: ${healthyVoters.length} of ${voters.length} voting members healthy (quorum ${quorum}), it tolerates ${
+          healthyVoters.length - quorum
+        } more failure(s)`
+      : `cluster is unavailable: ${healthyVoters.length} of ${voters.length} voting members healthy, quorum needs ${quorum}`
   );
   return lines;
 }

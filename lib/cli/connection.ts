@@ -30,10 +30,14 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     cert: pkiFile("admin.pem") ?? fromStack?.ETCDCTL_CERT ?? env.ETCDCTL_CERT ?? "",
     key: pkiFile("admin-key.pem") ?? fromStack?.ETCDCTL_KEY ?? env.ETCDCTL_KEY ?? "",
   };
-  const missing = Object.entries(connection).filter(([, v]) => v.length === 0).map(([k]) => k);
+  const missing = Object.entries(connection)
+    .filter(([, v]) => v.length === 0)
+    .map(([k]) => k);
   if (missing.length > 0) {
     throw new UsageError(
-      `don't know the cluster's ${missing.join(", ")}: give --stack cdktf.out/stacks/<stack>, or --endpoints URL,URL and --pki <PKI directory>, or export the etcdctl_environment output`,
+      `don't know the cluster's ${missing.join(
+        ", "
+      )}: give --stack cdktf.out/stacks/<stack>, or --endpoints URL,URL and --pki <PKI directory>, or export the etcdctl_environment output`
     );
   }
   return connection;
@@ -50,7 +54,9 @@ function readStackOutputs(stackDir: string): Record<string, string> {
   }
   const outputs = Object.entries(config.output ?? {}).filter(([name]) => name.endsWith("etcdctl_environment"));
   if (outputs.length !== 1) {
-    throw new UsageError(`${file} has ${outputs.length} EtcdCluster outputs named *_etcdctl_environment: give --endpoints and --pki instead`);
+    throw new UsageError(
+      `${file} has ${outputs.length} EtcdCluster outputs named *_etcdctl_environment: give --endpoints and --pki instead`
+    );
   }
   const vars: Record<string, string> = {};
   for (const line of String(outputs[0][1].value).split("\n")) {

@@ -147,7 +147,9 @@ function pkiOfStack(stackDir: string): string {
   try {
     return path.dirname(path.resolve(resolveConnection({ stack: stackDir }, {}).cacert));
   } catch (err) {
-    throw new UsageError(`cannot find the PKI directory from ${stackDir}'s etcdctl_environment output (${(err as Error).message}): give --pki DIR`);
+    throw new UsageError(
+      `cannot find the PKI directory from ${stackDir}'s etcdctl_environment output (${(err as Error).message}): give --pki DIR`
+    );
   }
 }
 

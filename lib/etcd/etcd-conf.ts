@@ -71,7 +71,7 @@ export function renderEtcdConf(input: EtcdConfInput): string {
     if (!isEnvFileSafe(value)) {
       throw new Error(
         `etcd.conf: ${key} is ${JSON.stringify(value)}, which contains a character (" \\ $ \` or a control character) ` +
-          "that systemd's EnvironmentFile= and sh read differently",
+          "that systemd's EnvironmentFile= and sh read differently"
       );
     }
     return `${key}="${value}"`;

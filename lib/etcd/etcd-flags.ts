@@ -71,7 +71,7 @@ export const REFUSED_SETTINGS: Readonly<Record<string, string>> = {
   ETCD_SNAPSHOT_COUNT: "has its own checked field: use tuning.snapshotCount",
   ETCD_LISTEN_METRICS_URLS: "has its own checked field: use tuning.listenMetricsUrls",
   ETCD_LOG_LEVEL: "has its own checked field: use tuning.logLevel",
-  ETCD_DEBUG: "was removed in etcd 3.5: use tuning.logLevel \"debug\"",
+  ETCD_DEBUG: 'was removed in etcd 3.5: use tuning.logLevel "debug"',
   ETCD_LOG_PACKAGE_LEVELS: "was removed in etcd 3.5 with the capnslog logger: use tuning.logLevel",
   ETCD_ENABLE_V2: REMOVED_IN_36,
   ETCD_EXPERIMENTAL_ENABLE_V2V3: REMOVED_IN_36,

@@ -40,10 +40,7 @@ const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
 const RELEASE_ONLY = ["version", "sha256", "mirrorUrl"] as const;
 
 /** How etcd gets onto a member, or what is wrong with `install` (each message names field, value and fix). */
-export function resolveInstallPlan(
-  options: EtcdInstallOptions | undefined,
-  arch: EtcdArch,
-): { plan?: InstallPlan; errors: string[] } {
+export function resolveInstallPlan(options: EtcdInstallOptions | undefined, arch: EtcdArch): { plan?: InstallPlan; errors: string[] } {
   const source = options?.source ?? "release";
   if (source === "package") return resolvePackage(options ?? {});
   if (source !== "release") {
@@ -59,32 +56,52 @@ function resolveRelease(options: EtcdInstallOptions, arch: EtcdArch): { plan?: I
   const mirror = (options.mirrorUrl ?? DEFAULT_MIRROR_URL).replace(/\/+$/, "");
 
   if (arch !== "amd64" && arch !== "arm64") {
-    errors.push(`the instance architecture is ${JSON.stringify(arch)} but etcd releases are only resolved for "amd64" and "arm64": use an x86_64 or Graviton instance type`);
+    errors.push(
+      `the instance architecture is ${JSON.stringify(
+        arch
+      )} but etcd releases are only resolved for "amd64" and "arm64": use an x86_64 or Graviton instance type`
+    );
   }
   if (!VERSION.test(version)) {
-    errors.push(`install.version is ${JSON.stringify(version)} but must look like "v3.6.14" (a v3.4, v3.5 or v3.6 release): fix the version`);
+    errors.push(
+      `install.version is ${JSON.stringify(version)} but must look like "v3.6.14" (a v3.4, v3.5 or v3.6 release): fix the version`
+    );
   }
   if (options.packageName !== undefined) {
-    errors.push(`install.packageName is ${JSON.stringify(options.packageName)} but only applies to install.source "package": remove it or set source to "package"`);
+    errors.push(
+      `install.packageName is ${JSON.stringify(
+        options.packageName
+      )} but only applies to install.source "package": remove it or set source to "package"`
+    );
   }
   if (given !== undefined && !SHA256.test(given)) {
-    errors.push(`install.sha256 is ${JSON.stringify(options.sha256)} but must be 64 hexadecimal characters: copy it from the release's SHA256SUMS`);
+    errors.push(
+      `install.sha256 is ${JSON.stringify(options.sha256)} but must be 64 hexadecimal characters: copy it from the release's SHA256SUMS`
+    );
   }
   if (!HTTP_URL.test(mirror) || !URL.canParse(mirror)) {
-    errors.push(`install.mirrorUrl is ${JSON.stringify(options.mirrorUrl)} but must be an http(s) URL without spaces or quotes, e.g. "${DEFAULT_MIRROR_URL}": fix the URL`);
+    errors.push(
+      `install.mirrorUrl is ${JSON.stringify(
+        options.mirrorUrl
+      )} but must be an http(s) URL without spaces or quotes, e.g. "${DEFAULT_MIRROR_URL}": fix the URL`
+    );
   }
 
   const pinned = ETCD_RELEASES[version]?.[arch];
   if (pinned && given && SHA256.test(given) && given !== pinned) {
     errors.push(
-      `install.sha256 is ${JSON.stringify(options.sha256)} but this library pins ${pinned} for etcd ${version} ${arch}: remove install.sha256 or check where it came from`,
+      `install.sha256 is ${JSON.stringify(
+        options.sha256
+      )} but this library pins ${pinned} for etcd ${version} ${arch}: remove install.sha256 or check where it came from`
     );
   }
   if (!pinned && given === undefined && VERSION.test(version)) {
     const pins = Object.keys(ETCD_RELEASES).filter((v) => ETCD_RELEASES[v][arch]);
     errors.push(
       `install.version is ${JSON.stringify(version)} but this library pins no SHA-256 for etcd ${version} ${arch}: ` +
-        `set install.sha256 to the checksum of etcd-${version}-linux-${arch}.tar.gz from the release's SHA256SUMS, or use a pinned version (${pins.join(", ")})`,
+        `set install.sha256 to the checksum of etcd-${version}-linux-${arch}.tar.gz from the release's SHA256SUMS, or use a pinned version (${pins.join(
+          ", "
+        )})`
     );
   }
   if (errors.length > 0) return { errors };
@@ -104,12 +121,15 @@ function resolveRelease(options: EtcdInstallOptions, arch: EtcdArch): { plan?: I
 
 function resolvePackage(options: EtcdInstallOptions): { plan?: InstallPlan; errors: string[] } {
   const errors = RELEASE_ONLY.filter((key) => options[key] !== undefined).map(
-    (key) => `install.${key} is ${JSON.stringify(options[key])} but only applies to install.source "release": remove it or set source to "release"`,
+    (key) =>
+      `install.${key} is ${JSON.stringify(options[key])} but only applies to install.source "release": remove it or set source to "release"`
   );
   const packageName = options.packageName ?? DEFAULT_PACKAGE;
   if (!PACKAGE_NAME.test(packageName)) {
     errors.push(
-      `install.packageName is ${JSON.stringify(packageName)} but must be a plain package name (letters, digits, + . _ -, starting with a letter or digit), e.g. "etcd" or "etcd-server": fix the name`,
+      `install.packageName is ${JSON.stringify(
+        packageName
+      )} but must be a plain package name (letters, digits, + . _ -, starting with a letter or digit), e.g. "etcd" or "etcd-server": fix the name`
     );
   }
   if (errors.length > 0) return { errors };

@@ -109,7 +109,9 @@ export function validateTuning(tuning: EtcdTuning | undefined, field = "tuning")
   const errors: string[] = [];
   const positiveInteger = (name: keyof EtcdTuning, value: number | undefined, unit: string) => {
     if (value === undefined || (Number.isSafeInteger(value) && value > 0)) return true;
-    errors.push(`${field}.${name} is ${show(value)} but must be a positive whole number of ${unit}: fix the value or leave it out for etcd's default`);
+    errors.push(
+      `${field}.${name} is ${show(value)} but must be a positive whole number of ${unit}: fix the value or leave it out for etcd's default`
+    );
     return false;
   };
 
@@ -119,7 +121,9 @@ export function validateTuning(tuning: EtcdTuning | undefined, field = "tuning")
 
   const quota = tuning.quotaBackendBytes;
   if (positiveInteger("quotaBackendBytes", quota, "bytes") && quota !== undefined && quota > MAX_QUOTA_BYTES) {
-    errors.push(`${field}.quotaBackendBytes is ${quota} but must be at most 8 GiB (${MAX_QUOTA_BYTES}), etcd's suggested maximum: lower it`);
+    errors.push(
+      `${field}.quotaBackendBytes is ${quota} but must be at most 8 GiB (${MAX_QUOTA_BYTES}), etcd's suggested maximum: lower it`
+    );
   }
   positiveInteger("snapshotCount", tuning.snapshotCount, "transactions");
   checkCompaction(tuning, field, errors);
@@ -143,13 +147,15 @@ function checkElection(tuning: EtcdTuning, field: string, errors: string[]): voi
   if (election >= 5 * heartbeat) return;
   if (tuning.electionTimeoutMs !== undefined) {
     errors.push(
-      `${field}.electionTimeoutMs is ${election} but must be at least 5 x ${field}.heartbeatIntervalMs (${heartbeat}) = ${5 * heartbeat}: ` +
-        "raise electionTimeoutMs or lower heartbeatIntervalMs",
+      `${field}.electionTimeoutMs is ${election} but must be at least 5 x ${field}.heartbeatIntervalMs (${heartbeat}) = ${
+        5 * heartbeat
+      }: ` + "raise electionTimeoutMs or lower heartbeatIntervalMs"
     );
   } else {
     errors.push(
-      `${field}.heartbeatIntervalMs is ${heartbeat} but etcd's default ${field}.electionTimeoutMs (${election}) must be at least 5 x it = ${5 * heartbeat}: ` +
-        `set electionTimeoutMs to at least ${5 * heartbeat} or lower heartbeatIntervalMs to at most ${Math.floor(election / 5)}`,
+      `${field}.heartbeatIntervalMs is ${heartbeat} but etcd's default ${field}.electionTimeoutMs (${election}) must be at least 5 x it = ${
+        5 * heartbeat
+      }: ` + `set electionTimeoutMs to at least ${5 * heartbeat} or lower heartbeatIntervalMs to at most ${Math.floor(election / 5)}`
     );
   }
 }
@@ -165,7 +171,7 @@ function checkCompaction(tuning: EtcdTuning, field: string, errors: string[]): v
     if (mode !== undefined) {
       errors.push(
         `${field}.autoCompactionMode is ${show(mode)} but ${field}.autoCompactionRetention is not set, so auto-compaction stays off: ` +
-          'set autoCompactionRetention (e.g. "1h" or "1000") or leave autoCompactionMode out',
+          'set autoCompactionRetention (e.g. "1h" or "1000") or leave autoCompactionMode out'
       );
     }
     return;
@@ -174,14 +180,18 @@ function checkCompaction(tuning: EtcdTuning, field: string, errors: string[]): v
   if (mode === "revision") {
     if (!WHOLE_NUMBER.test(retention) || !positive) {
       errors.push(
-        `${field}.autoCompactionRetention is ${show(retention)} but autoCompactionMode "revision" needs a positive number of revisions such as "1000": ` +
-          'use a whole number or set autoCompactionMode to "periodic"',
+        `${field}.autoCompactionRetention is ${show(
+          retention
+        )} but autoCompactionMode "revision" needs a positive number of revisions such as "1000": ` +
+          'use a whole number or set autoCompactionMode to "periodic"'
       );
     }
   } else if (!(GO_DURATION.test(retention) || WHOLE_NUMBER.test(retention)) || !positive) {
     errors.push(
-      `${field}.autoCompactionRetention is ${show(retention)} but periodic auto-compaction needs a positive duration such as "1h" or "30m" (a bare number means hours): ` +
-        'use a duration, or set autoCompactionMode to "revision" for a number of revisions',
+      `${field}.autoCompactionRetention is ${show(
+        retention
+      )} but periodic auto-compaction needs a positive duration such as "1h" or "30m" (a bare number means hours): ` +
+        'use a duration, or set autoCompactionMode to "revision" for a number of revisions'
     );
   }
 }
@@ -201,17 +211,23 @@ function checkMetricsUrls(urls: readonly string[] | undefined, field: string, er
 
 function checkExtraSetting(name: string, key: string, value: string, errors: string[]): void {
   if (!/^ETCD_[A-Z0-9_]+$/.test(key)) {
-    errors.push(`${name} is not an etcd environment variable name: use the ETCD_* form of the flag, e.g. ETCD_MAX_REQUEST_BYTES for --max-request-bytes`);
+    errors.push(
+      `${name} is not an etcd environment variable name: use the ETCD_* form of the flag, e.g. ETCD_MAX_REQUEST_BYTES for --max-request-bytes`
+    );
     return;
   }
   const reason = refusalReason(key);
   if (reason) {
     errors.push(`${name} (${show(value)}) is refused: ${key} ${reason}. Remove it from extraSettings`);
   } else if (typeof value !== "string" || value === "") {
-    errors.push(`${name} is ${show(value)} but must be a non-empty string (etcd ignores empty variables): give a value or remove the setting`);
+    errors.push(
+      `${name} is ${show(value)} but must be a non-empty string (etcd ignores empty variables): give a value or remove the setting`
+    );
   } else if (!isEnvFileSafe(value)) {
     errors.push(
-      `${name} is ${show(value)} but contains " \\ $ \` or a control character, which systemd's EnvironmentFile= and sh read differently: remove those characters`,
+      `${name} is ${show(
+        value
+      )} but contains " \\ $ \` or a control character, which systemd's EnvironmentFile= and sh read differently: remove those characters`
     );
   }
 }

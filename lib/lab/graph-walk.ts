@@ -10,7 +10,7 @@ export async function walkGraph(
   nodes: readonly string[],
   dependencies: (node: string) => readonly string[],
   visit: (node: string) => Promise<void>,
-  parallelism = 10,
+  parallelism = 10
 ): Promise<void> {
   const inWalk = new Set(nodes);
   const waitingFor = new Map(nodes.map((n) => [n, new Set(dependencies(n).filter((d) => inWalk.has(d) && d !== n))]));
@@ -34,7 +34,7 @@ export async function walkGraph(
             (e: unknown) => {
               failures.push(e instanceof Error ? e : new Error(String(e)));
               finish();
-            },
+            }
           );
         }
       }

@@ -29,7 +29,9 @@ export function keyFetchOf(member: LabMember): KeyFetch | undefined {
   if (keyFiles.length === 0) return undefined;
   const bootScript = member.files.find((f) => /^fetch_key\(\)/m.test(f.content));
   if (!bootScript) {
-    throw new Error(`${member.name}: etcd.conf names ${keyFiles.join(", ")}, which neither the user data writes nor a boot script fetches (no fetch_key)`);
+    throw new Error(
+      `${member.name}: etcd.conf names ${keyFiles.join(", ")}, which neither the user data writes nor a boot script fetches (no fetch_key)`
+    );
   }
   const parameter = /^KEY_PARAMETER='([^']*)'$/m.exec(bootScript.content)?.[1];
   if (!parameter) throw new Error(`${member.name}: ${bootScript.path} defines fetch_key but sets no KEY_PARAMETER='...'`);
@@ -54,7 +56,8 @@ export function readSsmParameters(stackDir: string, addresses: Set<string>): Map
     const file = /^\$\{file\("\$\{path\.module\}\/([^"]+)"\)\}$/.exec(value)?.[1];
     if (file) parameters.set(block.name, { file: resolve(stackDir, file) });
     else if (!/[$%]\{/.test(value.replace(/\$\$\{|%%\{/g, ""))) parameters.set(block.name, { literal: unescapeTemplate(value) });
-    else throw new Error(`${address}: its value is an expression the lab does not evaluate (only file("\${path.module}/...") or a literal)`);
+    else
+      throw new Error(`${address}: its value is an expression the lab does not evaluate (only file("\${path.module}/...") or a literal)`);
   }
   return parameters;
 }
@@ -70,10 +73,14 @@ export function providerRegion(stackDir: string): string {
 export function checkKeyFetch(member: string, fetch: KeyFetch, parameters: Map<string, ParameterValue>): void {
   const value = parameters.get(fetch.parameter);
   if (!value) {
-    throw new Error(`${member}: its boot script reads SSM parameter ${fetch.parameter}, which no aws_ssm_parameter of the stack (created before it) stores`);
+    throw new Error(
+      `${member}: its boot script reads SSM parameter ${fetch.parameter}, which no aws_ssm_parameter of the stack (created before it) stores`
+    );
   }
   if ("file" in value && !existsSync(value.file)) {
-    throw new Error(`${member}: SSM parameter ${fetch.parameter} is file("${value.file}"), which does not exist (Terraform's file() would fail)`);
+    throw new Error(
+      `${member}: SSM parameter ${fetch.parameter} is file("${value.file}"), which does not exist (Terraform's file() would fail)`
+    );
   }
 }
 

@@ -152,7 +152,7 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
         .map(async ([member, p]) => {
           if (!(await signalAndWait(p, "SIGKILL", 5_000))) throw new Error(`${member} (pid ${p.pid}) survived SIGKILL`);
           log(`[lab ${labName}] killed ${member} (pid ${p.pid})`);
-        }),
+        })
     );
     deleteNamespaces(state.namespaces);
   }
@@ -193,7 +193,14 @@ export function hostTools(): LabTools {
   if (!etcd || !etcdctl) {
     throw new Error(`etcd is not installed (no ${etcd ? "etcdctl" : "etcd"} on PATH): apt-get install etcd-server etcd-client`);
   }
-  const tools = [["ip", "iproute2"], ["ss", "iproute2"], ["unshare", "util-linux"], ["setpriv", "util-linux"], ["mount", "mount"], ["getent", "libc-bin"]];
+  const tools = [
+    ["ip", "iproute2"],
+    ["ss", "iproute2"],
+    ["unshare", "util-linux"],
+    ["setpriv", "util-linux"],
+    ["mount", "mount"],
+    ["getent", "libc-bin"],
+  ];
   for (const [tool, pkg] of tools) {
     if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
   }
@@ -202,8 +209,7 @@ export function hostTools(): LabTools {
 
 function alreadyRunning(name: string): Error {
   return new Error(
-    `lab "${name}" is already running (${labHome(name)}/state.json exists); ` +
-      `run labDown("${name}") first, or give another labName`,
+    `lab "${name}" is already running (${labHome(name)}/state.json exists); ` + `run labDown("${name}") first, or give another labName`
   );
 }
 
@@ -258,10 +264,7 @@ function drop(list: string[], item: string): void {
  */
 export class Lab {
   /** @internal labUp and Lab.attach create labs. */
-  constructor(
-    private readonly state: LabState,
-    private readonly tools: LabTools,
-  ) {}
+  constructor(private readonly state: LabState, private readonly tools: LabTools) {}
 
   /** The running lab `labName`, rebuilt from its state file (for a process other than the one that ran labUp). */
   static attach(labName: string = DEFAULT_LAB): Lab {
@@ -503,14 +506,14 @@ export class Lab {
     await walkGraph(
       plan.create,
       (a) => resources.get(a)!.dependsOn,
-      (a) => timed(a, "create", () => this.createResource(resources.get(a)!, launched.get(a), dir, say)),
+      (a) => timed(a, "create", () => this.createResource(resources.get(a)!, launched.get(a), dir, say))
     );
     const destroyDeps = (a: string) => [...this.state.resources[a].dependsOn, ...(resources.get(a)?.dependsOn ?? [])];
     await walkGraph(
       plan.destroy,
       // Reversed: a resource goes once everything that depends on it has gone.
       (a) => plan.destroy.filter((other) => destroyDeps(other).includes(a)),
-      (a) => timed(a, "destroy", () => this.destroyResource(a, resources.get(a), dir, say)),
+      (a) => timed(a, "destroy", () => this.destroyResource(a, resources.get(a), dir, say))
     );
     this.state.stackDir = dir;
     writeLabState(this.state);
@@ -545,7 +548,12 @@ export class Lab {
     if (!replacing && existingNamespaces().includes(netns)) throw new Error(`${m.name}: network namespace ${netns} already exists`);
   }
 
-  private async createResource(r: StackResource, member: LabMember | undefined, stackDir: string, say: (line: string) => void): Promise<void> {
+  private async createResource(
+    r: StackResource,
+    member: LabMember | undefined,
+    stackDir: string,
+    say: (line: string) => void
+  ): Promise<void> {
     const t = Date.now();
     const quiet = !MODELLED.has(r.type) && r.onCreate.length === 0;
     if (!quiet) say(`${r.address}: Creating...`);
@@ -578,7 +586,7 @@ export class Lab {
     block: StackResource | undefined,
     stackDir: string,
     say: (line: string) => void,
-    tainted = false,
+    tainted = false
   ): Promise<void> {
     const t = Date.now();
     const applied: AppliedResource = this.state.resources[address];
@@ -611,7 +619,10 @@ export class Lab {
     this.state.createdPaths.push(dir);
     writeLabState(this.state);
     prepareMemberRoot(m, join(dir, "root"));
-    claimHostDirs(this.name, memberMountDirs(m).map((path) => ({ path })));
+    claimHostDirs(
+      this.name,
+      memberMountDirs(m).map((path) => ({ path }))
+    );
     const fetch = keyFetchOf(m);
     if (fetch) {
       await runFetchKey({

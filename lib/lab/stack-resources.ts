@@ -52,7 +52,7 @@ export function readStackResources(stackDir: string): Map<string, StackResource>
         type,
         exists: block.count !== 0,
         dependsOn: [...new Set([...explicitDependencies(address, block, addresses), ...references(block, addresses)])].filter(
-          (a) => a !== address,
+          (a) => a !== address
         ),
         onCreate: provisioners.filter((p) => !p.destroy).map((p) => p.exec),
         onDestroy: provisioners.filter((p) => p.destroy).map((p) => p.exec),
@@ -97,7 +97,7 @@ function readProvisioners(address: string, value: unknown): { destroy: boolean; 
       exec: {
         command: literal(address, "command", p.command),
         environment: Object.fromEntries(
-          Object.entries((p.environment ?? {}) as Record<string, unknown>).map(([k, v]) => [k, literal(address, `environment.${k}`, v)]),
+          Object.entries((p.environment ?? {}) as Record<string, unknown>).map(([k, v]) => [k, literal(address, `environment.${k}`, v)])
         ),
         workingDir: p.working_dir as string | undefined,
         interpreter: (p.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"],

@@ -71,7 +71,10 @@ export function readLabStack(stackDir: string): LabStack {
     }
   }
 
-  const network = chooseNetwork(resources, members.map((m) => parseIpv4(m.privateIp)!));
+  const network = chooseNetwork(
+    resources,
+    members.map((m) => parseIpv4(m.privateIp)!)
+  );
   return { stackDir, members, cidr: network.text, prefixLength: network.prefixLength };
 }
 

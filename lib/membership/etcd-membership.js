@@ -135,7 +135,7 @@ class EtcdClient {
               reject(new Error(`answered HTTP ${res.statusCode} with something that is not JSON: ${text.slice(0, 200)}`));
             }
           });
-        },
+        }
       );
       req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: "ETIMEDOUT" })));
       req.on("error", reject);
@@ -165,9 +165,11 @@ function explain(endpoint, err) {
     UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's certificate is not signed by the given CA: wrong --cacert, or another cluster",
     SELF_SIGNED_CERT_IN_CHAIN: "the server's certificate chain ends in a CA other than --cacert: wrong CA file, or another cluster",
     DEPTH_ZERO_SELF_SIGNED_CERT: "the server presents a self-signed certificate: is it etcd with ETCD_AUTO_TLS?",
-    ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate does not list this address: the endpoint is not the member the certificate was made for",
+    ERR_TLS_CERT_ALTNAME_INVALID:
+      "the server's certificate does not list this address: the endpoint is not the member the certificate was made for",
     CERT_HAS_EXPIRED: "the server's certificate has expired: re-issue it from the PKI directory",
-    ECONNRESET: "the connection was reset during TLS: the server refused our client certificate (wrong --cert/--key or another CA), or it does not speak TLS",
+    ECONNRESET:
+      "the connection was reset during TLS: the server refused our client certificate (wrong --cert/--key or another CA), or it does not speak TLS",
     EPROTO: "TLS failed: the server refused our client certificate (wrong --cert/--key or another CA), or it does not speak TLS",
   };
   const hint = (code && /** @type {Record<string,string>} */ (hints)[code]) || "";
@@ -176,8 +178,6 @@ function explain(endpoint, err) {
   return `${endpoint}: ${detail || (err && err.message) || String(err)}${code && !detail.includes(code) ? ` [${code}]` : ""}`;
 }
 
-
-
 /**
  * @typedef {(line: string) => void} Log
  * @typedef {{ client: EtcdClient, peerUrl: string, name?: string, timeoutMs: number, log: Log, sleep?: (ms: number) => Promise<void> }} StepOptions
@@ -185,7 +185,14 @@ function explain(endpoint, err) {
 
 // etcd refuses membership changes for ~5 s after a member connects (strict reconfig check), and
 // takes one learner at a time: both clear up by themselves, so they are waited out.
-const TRANSIENT = [/unhealthy cluster/, /too many learner members/, /not enough started members/, /leader changed/, /timed out/, /no leader/];
+const TRANSIENT = [
+  /unhealthy cluster/,
+  /too many learner members/,
+  /not enough started members/,
+  /leader changed/,
+  /timed out/,
+  /no leader/,
+];
 const LEARNER_NOT_READY = /can only promote a learner member which is in sync with leader|learner member not found|not started/;
 
 class MembershipError extends Error {}
@@ -319,7 +326,9 @@ async function main(argv) {
   const flags = parseFlags(rest);
   const step = /** @type {Record<string, (o: StepOptions) => Promise<unknown>>} */ (steps)[command ?? ""];
   if (!step || !flags["peer-url"]) {
-    process.stderr.write("usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--cacert F] [--cert F] [--key F]\n");
+    process.stderr.write(
+      "usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--cacert F] [--cert F] [--key F]\n"
+    );
     return 2;
   }
   const log = (/** @type {string} */ line) => process.stdout.write(`[etcd ${command}] ${line}\n`);
@@ -336,7 +345,9 @@ async function main(argv) {
   } catch (err) {
     process.stderr.write(`[etcd ${command}] failed: ${/** @type {Error} */ (err).message}\n`);
     if (command === "promote") {
-      process.stderr.write(`[etcd ${command}] the member is still a learner, which does not vote: the cluster's quorum is unchanged. Fix the member (its VM's /var/log/cloud-init-output.log and journalctl -u etcd), then run the deploy again.\n`);
+      process.stderr.write(
+        `[etcd ${command}] the member is still a learner, which does not vote: the cluster's quorum is unchanged. Fix the member (its VM's /var/log/cloud-init-output.log and journalctl -u etcd), then run the deploy again.\n`
+      );
     }
     return 1;
   }
@@ -354,7 +365,18 @@ function parseFlags(args) {
   return flags;
 }
 
-module.exports = { EtcdClient, EtcdServerError, EtcdUnreachableError, addLearner, promote, remove, findByPeerUrl, parseFlags, MembershipError, main };
+module.exports = {
+  EtcdClient,
+  EtcdServerError,
+  EtcdUnreachableError,
+  addLearner,
+  promote,
+  remove,
+  findByPeerUrl,
+  parseFlags,
+  MembershipError,
+  main,
+};
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code));

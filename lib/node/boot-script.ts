@@ -37,10 +37,7 @@ export function renderBootScript(input: BootScriptInput): string {
   const { install } = input;
   const source =
     install.source === "release"
-      ? [
-          `ETCD_URL=${shQuote(install.url)}`,
-          `ETCD_SHA256=${shQuote(install.sha256)}`,
-        ]
+      ? [`ETCD_URL=${shQuote(install.url)}`, `ETCD_SHA256=${shQuote(install.sha256)}`]
       : [`ETCD_PACKAGE=${shQuote(install.packageName)}`];
 
   return `#!/bin/sh

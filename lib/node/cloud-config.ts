@@ -40,7 +40,9 @@ export function renderCloudConfig(config: CloudConfig): string {
   if (config.writeFiles) {
     document.write_files = config.writeFiles.map((file) => {
       if (!OCTAL_MODE.test(file.permissions)) {
-        throw new Error(`cloud-config: ${file.path} has permissions ${JSON.stringify(file.permissions)}; use an octal string such as "0644"`);
+        throw new Error(
+          `cloud-config: ${file.path} has permissions ${JSON.stringify(file.permissions)}; use an octal string such as "0644"`
+        );
       }
       return compact({ path: file.path, content: file.content, permissions: file.permissions, owner: file.owner, defer: file.defer });
     });
@@ -116,7 +118,5 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Drops undefined fields and empty lists, so absent stays absent. */
 function compact<T extends Record<string, unknown>>(value: T): T {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
-  ) as T;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))) as T;
 }

@@ -53,20 +53,22 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
   const expected = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
   for (const [field, path] of Object.entries(expected)) {
     const actual = conf.tls[field as keyof typeof expected];
-    if (actual !== path) throw new Error(`member user data: conf.tls.${field} is ${JSON.stringify(actual)} but the file is written to ${path}`);
+    if (actual !== path)
+      throw new Error(`member user data: conf.tls.${field} is ${JSON.stringify(actual)} but the file is written to ${path}`);
   }
   if (!conf.dataDir.startsWith(`${ETCD_PATHS.dataRoot}/`)) {
-    throw new Error(`member user data: conf.dataDir ${JSON.stringify(conf.dataDir)} must be under ${ETCD_PATHS.dataRoot}, the directory the boot script prepares`);
+    throw new Error(
+      `member user data: conf.dataDir ${JSON.stringify(conf.dataDir)} must be under ${
+        ETCD_PATHS.dataRoot
+      }, the directory the boot script prepares`
+    );
   }
   if (!conf.listenClientUrls.includes(LOCAL_CLIENT_URL)) {
     throw new Error(`member user data: conf.listenClientUrls must include ${LOCAL_CLIENT_URL}, where the boot script checks health`);
   }
 
   return renderCloudConfig({
-    users: [
-      "default",
-      { name: ETCD_USER, system: true, shell: "/sbin/nologin", homedir: ETCD_PATHS.dataRoot },
-    ],
+    users: ["default", { name: ETCD_USER, system: true, shell: "/sbin/nologin", homedir: ETCD_PATHS.dataRoot }],
     writeFiles: [
       { path: ETCD_PATHS.caCert, content: input.caCertPem, permissions: "0644" },
       { path: ETCD_PATHS.cert, content: input.certPem, permissions: "0644" },

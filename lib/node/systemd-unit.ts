@@ -12,7 +12,8 @@ export interface SystemdUnitInput {
  */
 export function renderSystemdUnit(input: SystemdUnitInput): string {
   for (const [name, value] of Object.entries(input)) {
-    if (!/^[^\s"'\\$%;]+$/.test(value)) throw new Error(`systemd unit: ${name} ${JSON.stringify(value)} must be one word without quotes, $, % or ;`);
+    if (!/^[^\s"'\\$%;]+$/.test(value))
+      throw new Error(`systemd unit: ${name} ${JSON.stringify(value)} must be one word without quotes, $, % or ;`);
   }
   if (!input.execStart.startsWith("/") || !input.environmentFile.startsWith("/")) {
     throw new Error("systemd unit: execStart and environmentFile must be absolute paths");

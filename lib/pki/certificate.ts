@@ -55,13 +55,7 @@ const TBS_SUBJECT = 5;
 const DNS_NAME = /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
 
 /** A self-signed CA certificate for `keyPem` (RSA). */
-export function selfSignCa(input: {
-  keyPem: string;
-  commonName: string;
-  serialHex: string;
-  notBefore: Date;
-  notAfter: Date;
-}): string {
+export function selfSignCa(input: { keyPem: string; commonName: string; serialHex: string; notBefore: Date; notAfter: Date }): string {
   checkCommonName(input.commonName);
   const key = rsaPrivateKey(input.keyPem);
   const cert = newCertificate(publicKeyPemOf(key), input.serialHex, input.notBefore, input.notAfter);
@@ -108,10 +102,7 @@ export function issueCertificate(input: {
   if (ipAddresses.length + dnsNames.length > 0) {
     extensions.push({
       name: "subjectAltName",
-      altNames: [
-        ...dnsNames.map((value) => ({ type: SAN_DNS, value })),
-        ...ipAddresses.map((ip) => ({ type: SAN_IP, ip })),
-      ],
+      altNames: [...dnsNames.map((value) => ({ type: SAN_DNS, value })), ...ipAddresses.map((ip) => ({ type: SAN_IP, ip }))],
     });
   }
   cert.setExtensions(extensions);
@@ -122,8 +113,7 @@ export function issueCertificate(input: {
 export function describeCertificate(certPem: string): CertificateInfo {
   const der = derOf(certPem, "the certificate");
   const cert = parseCertificate(der, "the certificate");
-  const altNames =
-    extension<{ altNames: { type: number; value: string; ip?: string }[] }>(cert, "subjectAltName")?.altNames ?? [];
+  const altNames = extension<{ altNames: { type: number; value: string; ip?: string }[] }>(cert, "subjectAltName")?.altNames ?? [];
   const extKeyUsage = extension<{ value: string }>(cert, "extKeyUsage");
   const basicConstraints = extension<{ cA?: boolean }>(cert, "basicConstraints");
   return {
@@ -160,12 +150,7 @@ export function certificateSatisfies(info: CertificateInfo, spec: CertificateSpe
   );
 }
 
-function newCertificate(
-  publicKeyPem: string,
-  serialHex: string,
-  notBefore: Date,
-  notAfter: Date
-): forge.pki.Certificate {
+function newCertificate(publicKeyPem: string, serialHex: string, notBefore: Date, notAfter: Date): forge.pki.Certificate {
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) {
     throw new PkiError("the certificate's notBefore or notAfter is not a valid date");
   }
@@ -180,9 +165,7 @@ function newCertificate(
     cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   } catch (e) {
     throw new PkiError(
-      `the certificate's public key is not an RSA public key in PEM (${
-        (e as Error).message
-      }); node-forge builds RSA certificates only`
+      `the certificate's public key is not an RSA public key in PEM (${(e as Error).message}); node-forge builds RSA certificates only`
     );
   }
   return cert;
@@ -192,9 +175,7 @@ function newCertificate(
 // (no leading zero byte) INTEGER of at most 20 octets (RFC 5280 4.1.2.2): Go rejects anything else.
 function checkedSerial(serialHex: string): string {
   if (!/^(0[1-9a-f]|[1-7][0-9a-f])([0-9a-f]{2}){0,19}$/i.test(serialHex)) {
-    throw new PkiError(
-      `serial "${serialHex}" is not a positive DER integer: give 1 to 20 bytes of hex, first byte 01..7f`
-    );
+    throw new PkiError(`serial "${serialHex}" is not a positive DER integer: give 1 to 20 bytes of hex, first byte 01..7f`);
   }
   return serialHex.toLowerCase();
 }
@@ -223,9 +204,7 @@ function signCertificate(cert: forge.pki.Certificate, key: KeyObject, issuerDer?
 
 // Part of forge's API (x509.js) but missing from @types/node-forge.
 function getTbsCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 {
-  return (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(
-    cert
-  );
+  return (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
 }
 
 function subjectDerOf(certDer: string): forge.asn1.Asn1 {
@@ -239,9 +218,7 @@ function subjectDerOf(certDer: string): forge.asn1.Asn1 {
 // the SHA-1 forge would compute (e.g. a CA made by another tool): read it when present.
 function subjectKeyIdentifierOf(caCert: forge.pki.Certificate): string {
   const ski = extension<{ subjectKeyIdentifier: string }>(caCert, "subjectKeyIdentifier");
-  return ski !== undefined
-    ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
-    : caCert.generateSubjectKeyIdentifier().getBytes();
+  return ski !== undefined ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : caCert.generateSubjectKeyIdentifier().getBytes();
 }
 
 function rsaPrivateKey(keyPem: string): KeyObject {

@@ -1,12 +1,6 @@
 // The PKI directory in cfssl's file naming. The only part of the PKI that touches files, the clock or
 // randomness: it decides what to reuse and what to issue, and certificate.ts builds the certificates.
-import {
-  createPrivateKey,
-  createPublicKey,
-  type KeyObject,
-  randomBytes,
-  X509Certificate,
-} from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -126,12 +120,7 @@ export class PkiDirectory {
     const planning: Planning = { now: this.clock(), writes: [] };
     this.freshKeys = generateRsaKeyPems(this.missingKeyCount(members), this.options.keySize);
     const ca = this.loadOrCreateCa(planning);
-    const admin = this.certifiedKey(
-      ADMIN,
-      { commonName: ADMIN, ipAddresses: [], dnsNames: [], usage: "client" },
-      ca,
-      planning
-    );
+    const admin = this.certifiedKey(ADMIN, { commonName: ADMIN, ipAddresses: [], dnsNames: [], usage: "client" }, ca, planning);
     const memberMaterial = new Map(
       members.map((member) => [
         member.name,
@@ -184,9 +173,7 @@ export class PkiDirectory {
         const owner = owners.get(file.toLowerCase());
         if (owner === self) throw new PkiError(`${self} is listed twice: give each member a unique name`);
         if (owner !== undefined) {
-          throw new PkiError(
-            `${self} needs ${file} in ${this.options.directory}, which belongs to ${owner}: rename the member`
-          );
+          throw new PkiError(`${self} needs ${file} in ${this.options.directory}, which belongs to ${owner}: rename the member`);
         }
         owners.set(file.toLowerCase(), self);
       }
@@ -232,10 +219,7 @@ export class PkiDirectory {
       notBefore,
       notAfter,
     });
-    planning.writes.push(
-      { path: keyPath, mode: KEY_MODE, contents: keyPem },
-      { path: certPath, mode: CERT_MODE, contents: certPem }
-    );
+    planning.writes.push({ path: keyPath, mode: KEY_MODE, contents: keyPem }, { path: certPath, mode: CERT_MODE, contents: certPem });
     return loadedCa(certPem, keyPem);
   }
 
@@ -245,11 +229,7 @@ export class PkiDirectory {
     const keyPath = this.file(`${name}-key.pem`);
     const stored = usableKey(readIfExists(keyPath));
     const storedCertPem = readIfExists(certPath);
-    if (
-      stored !== undefined &&
-      storedCertPem !== undefined &&
-      isReusable(storedCertPem, stored.keyObject, spec, ca, planning.now)
-    ) {
+    if (stored !== undefined && storedCertPem !== undefined && isReusable(storedCertPem, stored.keyObject, spec, ca, planning.now)) {
       return { certPem: storedCertPem, keyPem: stored.pem };
     }
 
@@ -298,14 +278,7 @@ export class PkiDirectory {
 }
 
 /** An existing CA, checked to be one this library can sign with; else a PkiError naming the file and the fix. */
-function loadCa(input: {
-  certPath: string;
-  certPem: string;
-  keyPath: string;
-  keyPem: string;
-  now: Date;
-  orRecreate: string;
-}): LoadedCa {
+function loadCa(input: { certPath: string; certPem: string; keyPath: string; keyPem: string; now: Date; orRecreate: string }): LoadedCa {
   const { certPath, certPem, keyPath, keyPem, orRecreate } = input;
   if (/^-{5}BEGIN ENCRYPTED PRIVATE KEY-{5}|^Proc-Type: 4,ENCRYPTED/m.test(keyPem)) {
     throw new PkiError(
@@ -324,9 +297,7 @@ function loadCa(input: {
   }
   if (key.asymmetricKeyType !== "rsa") {
     throw new PkiError(
-      `${keyPath} is not an RSA key (it is ${String(
-        key.asymmetricKeyType
-      ).toUpperCase()}), but node-forge signs with RSA only. ` +
+      `${keyPath} is not an RSA key (it is ${String(key.asymmetricKeyType).toUpperCase()}), but node-forge signs with RSA only. ` +
         `Create the CA with "key": {"algo": "rsa", "size": 2048} in its cfssl CSR ` +
         `(cfssl gencert -initca ca-csr.json | cfssljson -bare ca), ${orRecreate}.`
     );

@@ -98,7 +98,9 @@ describe("MemberKeyParameter", () => {
       name_prefix: "etcd_node1-",
       role: `\${${address("aws_iam_role")}.name}`,
     });
-    expect(text).toHaveResourceWithProperties(IamRole, { description: `etcd member etcd_node1: reads its private key from SSM parameter ${PROPS.parameterName}` });
+    expect(text).toHaveResourceWithProperties(IamRole, {
+      description: `etcd member etcd_node1: reads its private key from SSM parameter ${PROPS.parameterName}`,
+    });
   });
 
   test("GIVEN the construct WHEN its outputs are read THEN they name the profile and the parameter, and what an instance waits for", () => {
@@ -125,7 +127,11 @@ describe("MemberKeyParameter", () => {
 
   test.each<[string, Partial<MemberKeyParameterProps>, RegExp]>([
     ["an SSM name without its leading /", { parameterName: "etcd/key" }, /parameterName "etcd\/key" has a "\/", so it must start with one/],
-    ["an absolute key file", { keyFile: "/home/me/.etcd-pki/etcd_node1-key.pem" }, /keyFile .* must be a path relative to the synthesized stack's directory/],
+    [
+      "an absolute key file",
+      { keyFile: "/home/me/.etcd-pki/etcd_node1-key.pem" },
+      /keyFile .* must be a path relative to the synthesized stack's directory/,
+    ],
     ["an empty key file", { keyFile: "" }, /keyFile "" must be a path relative/],
     ["a Windows path", { keyFile: "..\\..\\pki\\etcd_node1-key.pem" }, /must not contain quotes, backslashes/],
     ["a key file with a quote", { keyFile: 'pki/"x.pem' }, /must not contain quotes/],
@@ -161,7 +167,11 @@ describe("the file() expression under real Terraform", () => {
     writeFileSync(join(stackDir, "main.tf.json"), JSON.stringify({ locals: { key: valueWo }, output: { key: { value: "${local.key}" } } }));
     // WHEN
     const run = (...args: string[]) =>
-      execFileSync(terraform, args, { cwd: stackDir, encoding: "utf8", env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" } });
+      execFileSync(terraform, args, {
+        cwd: stackDir,
+        encoding: "utf8",
+        env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" },
+      });
     run("init", "-input=false", "-no-color");
     run("apply", "-auto-approve", "-input=false", "-no-color");
     // THEN

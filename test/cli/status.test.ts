@@ -7,8 +7,18 @@ import { resolveConnection, UsageError } from "../../lib/cli/connection";
 import { FIXTURE_PKI, synthCluster } from "../support/synth";
 
 // IDs as the JSON gateway gives them (decimal uint64 strings); the recipe's output shows hex.
-const NODE1 = { ID: "8944526325213793273", name: "etcd_node1", peerURLs: ["https://172.16.0.101:2380"], clientURLs: ["https://172.16.0.101:2379"] };
-const NODE2 = { ID: "10588296396433215498", name: "etcd_node2", peerURLs: ["https://172.16.0.102:2380"], clientURLs: ["https://172.16.0.102:2379"] };
+const NODE1 = {
+  ID: "8944526325213793273",
+  name: "etcd_node1",
+  peerURLs: ["https://172.16.0.101:2380"],
+  clientURLs: ["https://172.16.0.101:2379"],
+};
+const NODE2 = {
+  ID: "10588296396433215498",
+  name: "etcd_node2",
+  peerURLs: ["https://172.16.0.102:2380"],
+  clientURLs: ["https://172.16.0.102:2379"],
+};
 const NODE4_UNSTARTED = { ID: "5945093591016061231", peerURLs: ["https://172.16.0.104:2380"], isLearner: true };
 
 describe("status output, in the recipe's shape", () => {
@@ -42,7 +52,12 @@ describe("status output, in the recipe's shape", () => {
 describe("certificate expiry", () => {
   test("GIVEN the fixture PKI WHEN read at two dates THEN it lists every certificate and warns 30 days ahead", () => {
     const expiry = readCertificateExpiry(FIXTURE_PKI, new Date("2026-06-01T00:00:00Z"));
-    expect(expiry.map((e) => e.file).sort()).toEqual(fs.readdirSync(FIXTURE_PKI).filter((f) => /(?<!-key)\.pem$/.test(f)).sort());
+    expect(expiry.map((e) => e.file).sort()).toEqual(
+      fs
+        .readdirSync(FIXTURE_PKI)
+        .filter((f) => /(?<!-key)\.pem$/.test(f))
+        .sort()
+    );
     expect(formatExpiry(expiry).every((l) => !l.startsWith("WARNING"))).toBe(true);
 
     const late = new Date(expiry[0].notAfter.getTime() - 10 * 86_400_000);
@@ -53,7 +68,13 @@ describe("certificate expiry", () => {
 
   test("THEN the synthesized outputs carry each certificate's expiry date", () => {
     const { json } = synthCluster();
-    expect(Object.keys(json.output.etcd_certificate_expiry.value).sort()).toEqual(["admin", "ca", "etcd_node1", "etcd_node2", "etcd_node3"]);
+    expect(Object.keys(json.output.etcd_certificate_expiry.value).sort()).toEqual([
+      "admin",
+      "ca",
+      "etcd_node1",
+      "etcd_node2",
+      "etcd_node3",
+    ]);
     expect(json.output.etcd_certificate_expiry.value.ca).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });

@@ -56,7 +56,9 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     expect(peerRules).toHaveLength(1);
     expect(peerRules[0].cidr_ipv4).toBeUndefined();
     expect(peerRules[0].referenced_security_group_id).toBe(peerRules[0].security_group_id);
-    expect(ingress.filter((r) => r.from_port === 2379).map((r) => r.referenced_security_group_id)).toEqual([peerRules[0].security_group_id]);
+    expect(ingress.filter((r) => r.from_port === 2379).map((r) => r.referenced_security_group_id)).toEqual([
+      peerRules[0].security_group_id,
+    ]);
     expect(ingress.some((r) => r.from_port === 22)).toBe(false);
     const egress = Object.values(resources(json, "aws_vpc_security_group_egress_rule")) as any[];
     expect(egress.map((r) => r.from_port).sort()).toEqual([2379, 2380, 443, 80]);
@@ -75,7 +77,12 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     for (const member of SEED) {
       const files = memberFiles(json, member.name);
       expect([...files.keys()]).toEqual(
-        expect.arrayContaining(["/etc/etcd/ssl/ca.pem", "/etc/etcd/ssl/etcd.pem", "/etc/etcd/etcd.conf", "/etc/systemd/system/etcd.service"]),
+        expect.arrayContaining([
+          "/etc/etcd/ssl/ca.pem",
+          "/etc/etcd/ssl/etcd.pem",
+          "/etc/etcd/etcd.conf",
+          "/etc/systemd/system/etcd.service",
+        ])
       );
       expect(files.get("/etc/etcd/ssl/etcd.pem")).toBe(fs.readFileSync(path.join(pkiDirectory, `${member.name}.pem`), "utf8"));
       expect(files.get("/etc/etcd/ssl/ca.pem")).toBe(fs.readFileSync(path.join(pkiDirectory, "ca.pem"), "utf8"));
@@ -89,7 +96,10 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
       expect(userData).not.toMatch(/PRIVATE KEY/);
       expect(memberFiles(json, member.name).has("/etc/etcd/ssl/etcd-key.pem")).toBe(false);
       const parameter = parameters.find((p) => p.name.endsWith(`/${member.name}`));
-      expect(parameter).toMatchObject({ type: "SecureString", value_wo: expect.stringMatching(new RegExp(`^\\$\\{file\\("\\$\\{path\\.module\\}/\\S+/${member.name}-key\\.pem"\\)\\}$`)) });
+      expect(parameter).toMatchObject({
+        type: "SecureString",
+        value_wo: expect.stringMatching(new RegExp(`^\\$\\{file\\("\\$\\{path\\.module\\}/\\S+/${member.name}-key\\.pem"\\)\\}$`)),
+      });
       expect(parameter.value).toBeUndefined();
       expect(userData).toContain(`KEY_PARAMETER='${parameter.name}'`);
       expect(instanceOf(json, member.name).iam_instance_profile).toMatch(/^\$\{aws_iam_instance_profile\./);
@@ -148,7 +158,7 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
   });
 });
 
-describe("keyDelivery: \"user-data\" for AMIs without the AWS CLI", () => {
+describe('keyDelivery: "user-data" for AMIs without the AWS CLI', () => {
   const { json, cluster, pkiDirectory } = synthCluster({ keyDelivery: "user-data" });
 
   test("THEN each member's own key is written 0600 for the etcd user, and no SSM or IAM resource exists", () => {
@@ -164,7 +174,11 @@ describe("keyDelivery: \"user-data\" for AMIs without the AWS CLI", () => {
 
   test("THEN synth warns where the key can be read", () => {
     const warnings = cluster.node.metadata.filter((e) => e.type === "@cdktf/warn").map((e) => String(e.data));
-    expect(warnings).toEqual([expect.stringMatching(/keyDelivery is "user-data": .*ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /keyDelivery is "user-data": .*ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state/
+      ),
+    ]);
   });
 });
 
@@ -189,7 +203,7 @@ describe("EtcdCluster synth is deterministic", () => {
     expect(second.text).toBe(first.text);
     expect(snapshotDir(pkiDirectory)).toEqual(files);
     expect(Object.keys(files).sort()).toEqual(
-      ["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", ...SEED.flatMap((m) => [`${m.name}-key.pem`, `${m.name}.pem`])].sort(),
+      ["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", ...SEED.flatMap((m) => [`${m.name}-key.pem`, `${m.name}.pem`])].sort()
     );
     expect(fs.statSync(path.join(pkiDirectory, "ca-key.pem")).mode & 0o777).toBe(0o600);
   });
@@ -228,7 +242,9 @@ describe("EtcdCluster composes with the user's network", () => {
     cluster.allowClientsFrom({ securityGroupId: "sg-0app" }, "app servers");
     const json = JSON.parse(Testing.synth(cluster.node.scope as any));
     const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as any[];
-    expect(ingress).toContainEqual(expect.objectContaining({ from_port: 2379, referenced_security_group_id: "sg-0app", description: "app servers" }));
+    expect(ingress).toContainEqual(
+      expect.objectContaining({ from_port: 2379, referenced_security_group_id: "sg-0app", description: "app servers" })
+    );
   });
 
   test("GIVEN an explicit AMI, instance type, key pair and tags THEN they are used and no AMI is looked up", () => {

@@ -20,11 +20,15 @@ describe("user data survives Terraform's template evaluation", () => {
           user_data: { value: instanceOf(json, "etcd_node1").user_data },
           tricky: { value: escapeTemplate(tricky) },
         },
-      }),
+      })
     );
     // WHEN
     const terraform = (...args: string[]) =>
-      execFileSync("terraform", args, { cwd: dir, encoding: "utf8", env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" } });
+      execFileSync("terraform", args, {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" },
+      });
     terraform("init", "-input=false", "-no-color");
     terraform("apply", "-auto-approve", "-input=false", "-no-color");
     // THEN

@@ -7,25 +7,61 @@ const m = (name: string, privateIp: string) => ({ name, privateIp });
 describe("bad props fail at synth with the field, the value and the fix, and nothing is written", () => {
   test.each<[string, Partial<EtcdClusterProps>, RegExp]>([
     ["no members", { members: [] }, /members is \[\]: give at least one member, e.g. \[\{ name: "etcd_node1"/],
-    ["a duplicate name", { members: [SEED[0], m("etcd_node1", "172.16.0.102")] }, /members\[1\]\.name is "etcd_node1", already used by members\[0\]: give each member its own name/],
-    ["a duplicate IP", { members: [SEED[0], m("etcd_node2", "172.16.0.101")] }, /members\[1\]\.privateIp is "172\.16\.0\.101", already used by members\[0\] \(etcd_node1\)/],
-    ["an IP outside the subnet", { members: [m("etcd_node1", "172.16.1.5")] }, /members\[0\]\.privateIp is "172\.16\.1\.5" but it is outside the default subnet "172\.16\.0\.0\/24": pick an address from 172\.16\.0\.4 to 172\.16\.0\.254/],
-    ["AWS's router address", { members: [m("etcd_node1", "172.16.0.1")] }, /members\[0\]\.privateIp is "172\.16\.0\.1", which AWS reserves/],
+    [
+      "a duplicate name",
+      { members: [SEED[0], m("etcd_node1", "172.16.0.102")] },
+      /members\[1\]\.name is "etcd_node1", already used by members\[0\]: give each member its own name/,
+    ],
+    [
+      "a duplicate IP",
+      { members: [SEED[0], m("etcd_node2", "172.16.0.101")] },
+      /members\[1\]\.privateIp is "172\.16\.0\.101", already used by members\[0\] \(etcd_node1\)/,
+    ],
+    [
+      "an IP outside the subnet",
+      { members: [m("etcd_node1", "172.16.1.5")] },
+      /members\[0\]\.privateIp is "172\.16\.1\.5" but it is outside the default subnet "172\.16\.0\.0\/24": pick an address from 172\.16\.0\.4 to 172\.16\.0\.254/,
+    ],
+    [
+      "AWS's router address",
+      { members: [m("etcd_node1", "172.16.0.1")] },
+      /members\[0\]\.privateIp is "172\.16\.0\.1", which AWS reserves/,
+    ],
     ["AWS's reserved .3", { members: [m("etcd_node1", "172.16.0.3")] }, /members\[0\]\.privateIp is "172\.16\.0\.3", which AWS reserves/],
     ["the broadcast address", { members: [m("etcd_node1", "172.16.0.255")] }, /"172\.16\.0\.255", which AWS reserves/],
     ["not an IP", { members: [m("etcd_node1", "172.16.0.300")] }, /members\[0\]\.privateIp is "172\.16\.0\.300": give an IPv4 address/],
-    ["a name etcd's INITIAL_CLUSTER cannot carry", { members: [m("node=1", "172.16.0.101")] }, /members\[0\]\.name is "node=1": use 1-63 letters, digits, "_" or "-"/],
+    [
+      "a name etcd's INITIAL_CLUSTER cannot carry",
+      { members: [m("node=1", "172.16.0.101")] },
+      /members\[0\]\.name is "node=1": use 1-63 letters, digits, "_" or "-"/,
+    ],
     ["a name with a comma", { members: [m("a,b", "172.16.0.101")] }, /members\[0\]\.name is "a,b"/],
-    ["a name the PKI uses", { members: [m("admin", "172.16.0.101")] }, /members\[0\]\.name is "admin", which the PKI directory uses for its own admin\.pem: pick another name/],
+    [
+      "a name the PKI uses",
+      { members: [m("admin", "172.16.0.101")] },
+      /members\[0\]\.name is "admin", which the PKI directory uses for its own admin\.pem: pick another name/,
+    ],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
-    ["a subnet outside the VPC", { vpcCidr: "10.0.0.0/16" }, /subnetCidr is "172\.16\.0\.0\/24" but it is not inside vpcCidr "10\.0\.0\.0\/16"/],
-    ["host bits in a CIDR", { subnetCidr: "172.16.0.5/24" }, /subnetCidr is "172\.16\.0\.5\/24": give a network in CIDR form with its host bits zero/],
+    [
+      "a subnet outside the VPC",
+      { vpcCidr: "10.0.0.0/16" },
+      /subnetCidr is "172\.16\.0\.0\/24" but it is not inside vpcCidr "10\.0\.0\.0\/16"/,
+    ],
+    [
+      "host bits in a CIDR",
+      { subnetCidr: "172.16.0.5/24" },
+      /subnetCidr is "172\.16\.0\.5\/24": give a network in CIDR form with its host bits zero/,
+    ],
     ["a bad client CIDR", { clientCidrs: ["10.0.0.0/33"] }, /clientCidrs\[0\] is "10\.0\.0\.0\/33"/],
     ["a bad instance type", { instanceType: "large" }, /instanceType is "large": give an EC2 instance type such as "t3\.small"/],
     ["a tiny root volume", { rootVolumeSizeGiB: 2 }, /rootVolumeSizeGiB is 2: give a whole number of GiB from 8 to 16384/],
     ["a bad cluster token", { initialClusterToken: "a b" }, /initialClusterToken is "a b"/],
     ["a small key", { pki: { keySize: 1024 as 2048 } }, /pki\.keySize is 1024: use 2048, 3072 or 4096/],
-    ["election below 5 x heartbeat", { tuning: { heartbeatIntervalMs: 100, electionTimeoutMs: 300 } }, /tuning\.electionTimeoutMs is 300 but must be at least 5 x tuning\.heartbeatIntervalMs \(100\) = 500/],
+    [
+      "election below 5 x heartbeat",
+      { tuning: { heartbeatIntervalMs: 100, electionTimeoutMs: 300 } },
+      /tuning\.electionTimeoutMs is 300 but must be at least 5 x tuning\.heartbeatIntervalMs \(100\) = 500/,
+    ],
     ["an unknown etcd setting", { tuning: { extraSettings: { ETCD_MADE_UP: "1" } } }, /tuning\.extraSettings.*ETCD_MADE_UP/],
     ["AUTO_TLS beside real certificates", { tuning: { extraSettings: { ETCD_AUTO_TLS: "true" } } }, /ETCD_AUTO_TLS/],
     ["an unpinned etcd version without checksum", { install: { version: "v3.6.99" } }, /install\.(version|sha256).*v3\.6\.99/],
@@ -47,16 +83,16 @@ describe("bad props fail at synth with the field, the value and the fix, and not
   });
 
   test("GIVEN several problems THEN all are reported at once", () => {
-    expect(() => synthCluster({ members: [m("etcd_node1", "1.2.3.4"), m("etcd_node1", "172.16.0.1")] }, { pkiDirectory: tempPki("empty") })).toThrow(
-      /3 problem\(s\)/,
-    );
+    expect(() =>
+      synthCluster({ members: [m("etcd_node1", "1.2.3.4"), m("etcd_node1", "172.16.0.1")] }, { pkiDirectory: tempPki("empty") })
+    ).toThrow(/3 problem\(s\)/);
   });
 
   test("GIVEN user data over EC2's 16,384 bytes THEN synth says which member and how to shrink it, and writes nothing", () => {
     const extraSans = Array.from({ length: 200 }, (_, i) => `name-${i}-${"x".repeat(50)}.example.internal`);
     const pkiDirectory = tempPki("empty");
     expect(() => synthCluster({ members: [{ ...SEED[0], extraSans }] }, { pkiDirectory })).toThrow(
-      /members\[0\] \(etcd_node1\): its user data is \d+ bytes, over EC2's limit of 16384: shorten/,
+      /members\[0\] \(etcd_node1\): its user data is \d+ bytes, over EC2's limit of 16384: shorten/
     );
     expect(fs.readdirSync(pkiDirectory)).toEqual([]);
   });
@@ -70,7 +106,9 @@ describe("allowed but unwise props synthesize with a warning", () => {
 
   test("GIVEN 4 members THEN a warning explains an even count tolerates no more failures than 3", () => {
     expect(warnings({ members: [...SEED, m("etcd_node4", "172.16.0.104")] })).toEqual([
-      expect.stringMatching(/the cluster has 4 members: an even count tolerates no more failures than 3 \(quorum is 3\); use an odd number/),
+      expect.stringMatching(
+        /the cluster has 4 members: an even count tolerates no more failures than 3 \(quorum is 3\); use an odd number/
+      ),
     ]);
   });
 

@@ -27,7 +27,11 @@ const SEED_KEY_ORDER = [
   "ETCD_PEER_TRUSTED_CA_FILE",
 ];
 
-const keysOf = (conf: string) => conf.split("\n").filter((line) => line.startsWith("ETCD_")).map((line) => line.split("=")[0]);
+const keysOf = (conf: string) =>
+  conf
+    .split("\n")
+    .filter((line) => line.startsWith("ETCD_"))
+    .map((line) => line.split("=")[0]);
 
 describe("renderEtcdConf", () => {
   test("renders the seed's etcd_node1 with the seed's keys, in the seed's order", () => {
@@ -57,7 +61,10 @@ describe("renderEtcdConf", () => {
 
   test("drops duplicate listen client URLs, keeping the first", () => {
     // GIVEN a member whose client URL list repeats the loopback URL
-    const input = { ...seedNode1Conf(), listenClientUrls: ["https://127.0.0.1:2379", "https://172.16.0.101:2379", "https://127.0.0.1:2379"] };
+    const input = {
+      ...seedNode1Conf(),
+      listenClientUrls: ["https://127.0.0.1:2379", "https://172.16.0.101:2379", "https://127.0.0.1:2379"],
+    };
     // WHEN rendered
     // THEN each URL appears once
     expect(parseEnvironmentFile(renderEtcdConf(input)).ETCD_LISTEN_CLIENT_URLS).toBe("https://127.0.0.1:2379,https://172.16.0.101:2379");
@@ -65,7 +72,9 @@ describe("renderEtcdConf", () => {
 
   test("appends tuning settings after the seed's keys, sorted by name", () => {
     // GIVEN settings given out of order
-    const conf = renderEtcdConf(seedNode1Conf({ ETCD_SNAPSHOT_COUNT: "5000", ETCD_HEARTBEAT_INTERVAL: "200", ETCD_MAX_REQUEST_BYTES: "1572864" }));
+    const conf = renderEtcdConf(
+      seedNode1Conf({ ETCD_SNAPSHOT_COUNT: "5000", ETCD_HEARTBEAT_INTERVAL: "200", ETCD_MAX_REQUEST_BYTES: "1572864" })
+    );
     // WHEN rendered THEN they follow the seed's keys alphabetically
     expect(keysOf(conf)).toEqual([...SEED_KEY_ORDER, "ETCD_HEARTBEAT_INTERVAL", "ETCD_MAX_REQUEST_BYTES", "ETCD_SNAPSHOT_COUNT"]);
   });
@@ -80,7 +89,9 @@ describe("renderEtcdConf", () => {
   ])("refuses a value with %s, which systemd and sh would read differently", (_what, value) => {
     // GIVEN a setting whose value systemd and sh disagree on
     // WHEN rendered THEN it throws, naming the key
-    expect(() => renderEtcdConf(seedNode1Conf({ ETCD_LOG_OUTPUTS: value }))).toThrow(/ETCD_LOG_OUTPUTS .*systemd's EnvironmentFile= and sh read differently/);
+    expect(() => renderEtcdConf(seedNode1Conf({ ETCD_LOG_OUTPUTS: value }))).toThrow(
+      /ETCD_LOG_OUTPUTS .*systemd's EnvironmentFile= and sh read differently/
+    );
   });
 
   test.each([
@@ -128,7 +139,7 @@ describe("etcd.conf read by sh and by systemd", () => {
       out
         .split("\n")
         .filter((line) => line.startsWith("ETCD_"))
-        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
     );
   };
 

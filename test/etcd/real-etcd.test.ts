@@ -110,7 +110,7 @@ describe("the real etcd 3.4 started from a rendered etcd.conf", () => {
         initialClusterToken: "etcd-cluster-test",
         tls: { certFile: pki.memberCert, keyFile: pki.memberKey, trustedCaFile: pki.caCert },
         settings,
-      }),
+      })
     );
     // WHEN etcd runs with exactly the environment systemd would give it
     etcd = startEtcd(parseEnvironmentFile(readFileSync(confFile, "utf8")));
@@ -167,7 +167,12 @@ describe("the real etcd 3.4 started from a rendered etcd.conf", () => {
 
   test("the log check would see an unrecognized variable", async () => {
     // GIVEN an unknown ETCD_* variable and an invalid cluster state, so etcd exits right after reading its environment
-    const probe = startEtcd({ ETCD_NAME: "probe", ETCD_DATA_DIR: join(dir, "probe.etcd"), ETCD_NOT_A_FLAG: "1", ETCD_INITIAL_CLUSTER_STATE: "bogus" });
+    const probe = startEtcd({
+      ETCD_NAME: "probe",
+      ETCD_DATA_DIR: join(dir, "probe.etcd"),
+      ETCD_NOT_A_FLAG: "1",
+      ETCD_INITIAL_CLUSTER_STATE: "bogus",
+    });
     const code = await probe.exited;
     // THEN etcd warns about it, so the test above can fail
     expect(code).not.toBe(0);

@@ -48,7 +48,10 @@ describe("resolveInstallPlan", () => {
 
   test("takes an unpinned version with its sha256 (lower-cased) and a mirror (trailing slash dropped)", () => {
     // GIVEN a version this library does not pin, its checksum and a mirror
-    const { plan, errors } = resolveInstallPlan({ version: "v3.4.23", sha256: SHA.toUpperCase(), mirrorUrl: "http://mirror.internal/etcd/" }, "amd64");
+    const { plan, errors } = resolveInstallPlan(
+      { version: "v3.4.23", sha256: SHA.toUpperCase(), mirrorUrl: "http://mirror.internal/etcd/" },
+      "amd64"
+    );
     // THEN the plan downloads from the mirror and checks the given sha256
     expect(errors).toEqual([]);
     expect(plan).toMatchObject({ sha256: SHA, url: "http://mirror.internal/etcd/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz" });
@@ -60,28 +63,79 @@ describe("resolveInstallPlan", () => {
       plan: { source: "package", packageName: "etcd", binDir: "/usr/bin" },
       errors: [],
     });
-    expect(resolveInstallPlan({ source: "package", packageName: "etcd-server" }, "arm64").plan).toMatchObject({ packageName: "etcd-server" });
+    expect(resolveInstallPlan({ source: "package", packageName: "etcd-server" }, "arm64").plan).toMatchObject({
+      packageName: "etcd-server",
+    });
   });
 
   // [what, options, arch, field, the bad value as shown, a piece of the fix]
   test.each<[string, EtcdInstallOptions, EtcdArch, string, string, string]>([
     ["an unpinned version without sha256", { version: "v3.5.20" }, "amd64", "install.version", '"v3.5.20"', "set install.sha256"],
-    ["a pinned version without a pin for this architecture", { version: "v3.5.33" }, "arm64", "install.version", '"v3.5.33"', "etcd-v3.5.33-linux-arm64.tar.gz"],
+    [
+      "a pinned version without a pin for this architecture",
+      { version: "v3.5.33" },
+      "arm64",
+      "install.version",
+      '"v3.5.33"',
+      "etcd-v3.5.33-linux-arm64.tar.gz",
+    ],
     ["a version without the v", { version: "3.6.14" }, "amd64", "install.version", '"3.6.14"', 'look like "v3.6.14"'],
     ["a version outside 3.4 to 3.6", { version: "v3.7.0", sha256: SHA }, "amd64", "install.version", '"v3.7.0"', "v3.4, v3.5 or v3.6"],
     ["a truncated version", { version: "v3.6", sha256: SHA }, "amd64", "install.version", '"v3.6"', "fix the version"],
     ["a short sha256", { version: "v3.4.23", sha256: "abc123" }, "amd64", "install.sha256", '"abc123"', "64 hexadecimal characters"],
-    ["a sha256 that is not hex", { version: "v3.4.23", sha256: "g".repeat(64) }, "amd64", "install.sha256", "gggg", "copy it from the release's SHA256SUMS"],
+    [
+      "a sha256 that is not hex",
+      { version: "v3.4.23", sha256: "g".repeat(64) },
+      "amd64",
+      "install.sha256",
+      "gggg",
+      "copy it from the release's SHA256SUMS",
+    ],
     ["a sha256 that contradicts the pin", { sha256: SHA }, "amd64", "install.sha256", SHA, "remove install.sha256"],
-    ["a mirror that is not http(s)", { mirrorUrl: "ftp://mirror.internal/etcd" }, "amd64", "install.mirrorUrl", '"ftp://mirror.internal/etcd"', "http(s) URL"],
+    [
+      "a mirror that is not http(s)",
+      { mirrorUrl: "ftp://mirror.internal/etcd" },
+      "amd64",
+      "install.mirrorUrl",
+      '"ftp://mirror.internal/etcd"',
+      "http(s) URL",
+    ],
     ["a mirror with a quote", { mirrorUrl: "https://mirror.internal/'x" }, "amd64", "install.mirrorUrl", "'x", "fix the URL"],
     ["a mirror with a space", { mirrorUrl: "https://mirror.internal/a b" }, "amd64", "install.mirrorUrl", "a b", "fix the URL"],
     ["a package name for a release", { packageName: "etcd" }, "amd64", "install.packageName", '"etcd"', 'set source to "package"'],
     ["an unknown source", { source: "docker" as never }, "amd64", "install.source", '"docker"', '"release" or "package"'],
-    ["a package name with shell syntax", { source: "package", packageName: "etcd; rm -rf /" }, "amd64", "install.packageName", '"etcd; rm -rf /"', "plain package name"],
-    ["a package name that reads as an option", { source: "package", packageName: "--allowerasing" }, "amd64", "install.packageName", '"--allowerasing"', "plain package name"],
-    ["a version for a package", { source: "package", version: "v3.5.33" }, "amd64", "install.version", '"v3.5.33"', 'set source to "release"'],
-    ["a mirror for a package", { source: "package", mirrorUrl: DEFAULT_MIRROR_URL }, "amd64", "install.mirrorUrl", DEFAULT_MIRROR_URL, 'set source to "release"'],
+    [
+      "a package name with shell syntax",
+      { source: "package", packageName: "etcd; rm -rf /" },
+      "amd64",
+      "install.packageName",
+      '"etcd; rm -rf /"',
+      "plain package name",
+    ],
+    [
+      "a package name that reads as an option",
+      { source: "package", packageName: "--allowerasing" },
+      "amd64",
+      "install.packageName",
+      '"--allowerasing"',
+      "plain package name",
+    ],
+    [
+      "a version for a package",
+      { source: "package", version: "v3.5.33" },
+      "amd64",
+      "install.version",
+      '"v3.5.33"',
+      'set source to "release"',
+    ],
+    [
+      "a mirror for a package",
+      { source: "package", mirrorUrl: DEFAULT_MIRROR_URL },
+      "amd64",
+      "install.mirrorUrl",
+      DEFAULT_MIRROR_URL,
+      'set source to "release"',
+    ],
   ])("reports %s with field, value and fix, and gives no plan", (_what, options, arch, field, value, fix) => {
     // GIVEN install options that cannot be installed as they are
     // WHEN resolved

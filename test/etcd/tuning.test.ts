@@ -59,7 +59,16 @@ describe("validateTuning", () => {
     ["revision compaction", { autoCompactionMode: "revision", autoCompactionRetention: "1000" }],
     ["metrics URLs", { listenMetricsUrls: ["http://0.0.0.0:2381", "https://[::1]:2382", "http://metrics.internal:9100"] }],
     ["every log level", { logLevel: "debug" }],
-    ["allowed extra settings", { extraSettings: { ETCD_MAX_REQUEST_BYTES: "1572864", ETCD_PRE_VOTE: "true", ETCD_CIPHER_SUITES: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" } }],
+    [
+      "allowed extra settings",
+      {
+        extraSettings: {
+          ETCD_MAX_REQUEST_BYTES: "1572864",
+          ETCD_PRE_VOTE: "true",
+          ETCD_CIPHER_SUITES: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        },
+      },
+    ],
   ])("accepts %s", (_what, tuning) => {
     // GIVEN a tuning etcd accepts WHEN validated THEN there is no error
     expect(validateTuning(tuning)).toEqual([]);
@@ -67,43 +76,211 @@ describe("validateTuning", () => {
 
   // [what, tuning, field path, the bad value as shown, a piece of the fix]
   test.each<[string, EtcdTuning, string, string, string]>([
-    ["an election timeout under 5 heartbeats", { electionTimeoutMs: 300 }, "tuning.electionTimeoutMs", "is 300", "raise electionTimeoutMs or lower heartbeatIntervalMs"],
-    ["a heartbeat too long for etcd's default election timeout", { heartbeatIntervalMs: 300 }, "tuning.heartbeatIntervalMs", "is 300", "set electionTimeoutMs to at least 1500 or lower heartbeatIntervalMs to at most 200"],
-    ["an election timeout over 50000 ms", { heartbeatIntervalMs: 10000, electionTimeoutMs: 60000 }, "tuning.electionTimeoutMs", "is 60000", "lower electionTimeoutMs"],
+    [
+      "an election timeout under 5 heartbeats",
+      { electionTimeoutMs: 300 },
+      "tuning.electionTimeoutMs",
+      "is 300",
+      "raise electionTimeoutMs or lower heartbeatIntervalMs",
+    ],
+    [
+      "a heartbeat too long for etcd's default election timeout",
+      { heartbeatIntervalMs: 300 },
+      "tuning.heartbeatIntervalMs",
+      "is 300",
+      "set electionTimeoutMs to at least 1500 or lower heartbeatIntervalMs to at most 200",
+    ],
+    [
+      "an election timeout over 50000 ms",
+      { heartbeatIntervalMs: 10000, electionTimeoutMs: 60000 },
+      "tuning.electionTimeoutMs",
+      "is 60000",
+      "lower electionTimeoutMs",
+    ],
     ["a zero heartbeat", { heartbeatIntervalMs: 0 }, "tuning.heartbeatIntervalMs", "is 0", "positive whole number of milliseconds"],
     ["a fractional heartbeat", { heartbeatIntervalMs: 100.5 }, "tuning.heartbeatIntervalMs", "is 100.5", "positive whole number"],
     ["a negative election timeout", { electionTimeoutMs: -1 }, "tuning.electionTimeoutMs", "is -1", "positive whole number"],
     ["a quota over 8 GiB", { quotaBackendBytes: 9 * 1024 ** 3 }, "tuning.quotaBackendBytes", "is 9663676416", "lower it"],
     ["a zero quota", { quotaBackendBytes: 0 }, "tuning.quotaBackendBytes", "is 0", "leave it out for etcd's default"],
     ["a fractional snapshot count", { snapshotCount: 1.5 }, "tuning.snapshotCount", "is 1.5", "positive whole number of transactions"],
-    ["a compaction mode without retention", { autoCompactionMode: "revision" }, "tuning.autoCompactionMode", 'is "revision"', "set autoCompactionRetention"],
-    ["an unknown compaction mode", { autoCompactionMode: "hourly" as never, autoCompactionRetention: "1" }, "tuning.autoCompactionMode", 'is "hourly"', '"periodic" or "revision"'],
-    ["a duration for revision compaction", { autoCompactionMode: "revision", autoCompactionRetention: "1h" }, "tuning.autoCompactionRetention", 'is "1h"', "use a whole number"],
-    ["a zero revision retention", { autoCompactionMode: "revision", autoCompactionRetention: "0" }, "tuning.autoCompactionRetention", 'is "0"', "use a whole number"],
-    ["a malformed periodic retention", { autoCompactionRetention: "1 hour" }, "tuning.autoCompactionRetention", 'is "1 hour"', "use a duration"],
-    ["a zero periodic retention", { autoCompactionMode: "periodic", autoCompactionRetention: "0h" }, "tuning.autoCompactionRetention", 'is "0h"', "use a duration"],
-    ["a metrics URL without a port", { listenMetricsUrls: ["http://0.0.0.0"] }, "tuning.listenMetricsUrls[0]", 'is "http://0.0.0.0"', "http(s)://host:port"],
-    ["a metrics URL with a path", { listenMetricsUrls: ["http://0.0.0.0:2381", "http://0.0.0.0:2382/metrics"] }, "tuning.listenMetricsUrls[1]", 'is "http://0.0.0.0:2382/metrics"', "fix the URL"],
-    ["a metrics URL that is not http", { listenMetricsUrls: ["unix:///run/etcd.sock:1"] }, "tuning.listenMetricsUrls[0]", 'is "unix:///run/etcd.sock:1"', "http(s)://host:port"],
-    ["a metrics URL on the client port", { listenMetricsUrls: ["http://0.0.0.0:2379"] }, "tuning.listenMetricsUrls[0]", "etcd's client port", "use another port"],
+    [
+      "a compaction mode without retention",
+      { autoCompactionMode: "revision" },
+      "tuning.autoCompactionMode",
+      'is "revision"',
+      "set autoCompactionRetention",
+    ],
+    [
+      "an unknown compaction mode",
+      { autoCompactionMode: "hourly" as never, autoCompactionRetention: "1" },
+      "tuning.autoCompactionMode",
+      'is "hourly"',
+      '"periodic" or "revision"',
+    ],
+    [
+      "a duration for revision compaction",
+      { autoCompactionMode: "revision", autoCompactionRetention: "1h" },
+      "tuning.autoCompactionRetention",
+      'is "1h"',
+      "use a whole number",
+    ],
+    [
+      "a zero revision retention",
+      { autoCompactionMode: "revision", autoCompactionRetention: "0" },
+      "tuning.autoCompactionRetention",
+      'is "0"',
+      "use a whole number",
+    ],
+    [
+      "a malformed periodic retention",
+      { autoCompactionRetention: "1 hour" },
+      "tuning.autoCompactionRetention",
+      'is "1 hour"',
+      "use a duration",
+    ],
+    [
+      "a zero periodic retention",
+      { autoCompactionMode: "periodic", autoCompactionRetention: "0h" },
+      "tuning.autoCompactionRetention",
+      'is "0h"',
+      "use a duration",
+    ],
+    [
+      "a metrics URL without a port",
+      { listenMetricsUrls: ["http://0.0.0.0"] },
+      "tuning.listenMetricsUrls[0]",
+      'is "http://0.0.0.0"',
+      "http(s)://host:port",
+    ],
+    [
+      "a metrics URL with a path",
+      { listenMetricsUrls: ["http://0.0.0.0:2381", "http://0.0.0.0:2382/metrics"] },
+      "tuning.listenMetricsUrls[1]",
+      'is "http://0.0.0.0:2382/metrics"',
+      "fix the URL",
+    ],
+    [
+      "a metrics URL that is not http",
+      { listenMetricsUrls: ["unix:///run/etcd.sock:1"] },
+      "tuning.listenMetricsUrls[0]",
+      'is "unix:///run/etcd.sock:1"',
+      "http(s)://host:port",
+    ],
+    [
+      "a metrics URL on the client port",
+      { listenMetricsUrls: ["http://0.0.0.0:2379"] },
+      "tuning.listenMetricsUrls[0]",
+      "etcd's client port",
+      "use another port",
+    ],
     ["an unknown log level", { logLevel: "verbose" as never }, "tuning.logLevel", 'is "verbose"', "pick one of those"],
-    ["auto TLS for clients", { extraSettings: { ETCD_AUTO_TLS: "true" } }, "tuning.extraSettings.ETCD_AUTO_TLS", '("true")', "self-signed certificate"],
-    ["auto TLS for peers", { extraSettings: { ETCD_PEER_AUTO_TLS: "true" } }, "tuning.extraSettings.ETCD_PEER_AUTO_TLS", '("true")', "Remove it from extraSettings"],
-    ["a key the renderer sets", { extraSettings: { ETCD_INITIAL_CLUSTER_STATE: "existing" } }, "tuning.extraSettings.ETCD_INITIAL_CLUSTER_STATE", '("existing")', "set by this library"],
-    ["a setting that has its own field", { extraSettings: { ETCD_HEARTBEAT_INTERVAL: "100" } }, "tuning.extraSettings.ETCD_HEARTBEAT_INTERVAL", '("100")', "use tuning.heartbeatIntervalMs"],
-    ["a v2 flag removed in 3.6", { extraSettings: { ETCD_ENABLE_V2: "true" } }, "tuning.extraSettings.ETCD_ENABLE_V2", '("true")', "removed in etcd 3.6"],
+    [
+      "auto TLS for clients",
+      { extraSettings: { ETCD_AUTO_TLS: "true" } },
+      "tuning.extraSettings.ETCD_AUTO_TLS",
+      '("true")',
+      "self-signed certificate",
+    ],
+    [
+      "auto TLS for peers",
+      { extraSettings: { ETCD_PEER_AUTO_TLS: "true" } },
+      "tuning.extraSettings.ETCD_PEER_AUTO_TLS",
+      '("true")',
+      "Remove it from extraSettings",
+    ],
+    [
+      "a key the renderer sets",
+      { extraSettings: { ETCD_INITIAL_CLUSTER_STATE: "existing" } },
+      "tuning.extraSettings.ETCD_INITIAL_CLUSTER_STATE",
+      '("existing")',
+      "set by this library",
+    ],
+    [
+      "a setting that has its own field",
+      { extraSettings: { ETCD_HEARTBEAT_INTERVAL: "100" } },
+      "tuning.extraSettings.ETCD_HEARTBEAT_INTERVAL",
+      '("100")',
+      "use tuning.heartbeatIntervalMs",
+    ],
+    [
+      "a v2 flag removed in 3.6",
+      { extraSettings: { ETCD_ENABLE_V2: "true" } },
+      "tuning.extraSettings.ETCD_ENABLE_V2",
+      '("true")',
+      "removed in etcd 3.6",
+    ],
     ["a v2 proxy flag", { extraSettings: { ETCD_PROXY: "on" } }, "tuning.extraSettings.ETCD_PROXY", '("on")', "removed in etcd 3.6"],
-    ["an experimental flag", { extraSettings: { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" } }, "tuning.extraSettings.ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK", '("true")', "removed in 3.7"],
-    ["discovery", { extraSettings: { ETCD_DISCOVERY_SRV: "example.com" } }, "tuning.extraSettings.ETCD_DISCOVERY_SRV", '("example.com")', "bootstrap statically"],
-    ["a config file", { extraSettings: { ETCD_CONFIG_FILE: "/etc/etcd/etcd.yml" } }, "tuning.extraSettings.ETCD_CONFIG_FILE", '("/etc/etcd/etcd.yml")', "ignore every ETCD_* variable"],
-    ["force-new-cluster", { extraSettings: { ETCD_FORCE_NEW_CLUSTER: "true" } }, "tuning.extraSettings.ETCD_FORCE_NEW_CLUSTER", '("true")', "every restart"],
-    ["a flag added in a 3.4 patch release", { extraSettings: { ETCD_MAX_CONCURRENT_STREAMS: "100" } }, "tuning.extraSettings.ETCD_MAX_CONCURRENT_STREAMS", '("100")', "3.4.20"],
-    ["a 3.6-only flag", { extraSettings: { ETCD_FEATURE_GATES: "InitialCorruptCheck=true" } }, "tuning.extraSettings.ETCD_FEATURE_GATES", '("InitialCorruptCheck=true")', "allowed: ETCD_AUTH_TOKEN"],
+    [
+      "an experimental flag",
+      { extraSettings: { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" } },
+      "tuning.extraSettings.ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK",
+      '("true")',
+      "removed in 3.7",
+    ],
+    [
+      "discovery",
+      { extraSettings: { ETCD_DISCOVERY_SRV: "example.com" } },
+      "tuning.extraSettings.ETCD_DISCOVERY_SRV",
+      '("example.com")',
+      "bootstrap statically",
+    ],
+    [
+      "a config file",
+      { extraSettings: { ETCD_CONFIG_FILE: "/etc/etcd/etcd.yml" } },
+      "tuning.extraSettings.ETCD_CONFIG_FILE",
+      '("/etc/etcd/etcd.yml")',
+      "ignore every ETCD_* variable",
+    ],
+    [
+      "force-new-cluster",
+      { extraSettings: { ETCD_FORCE_NEW_CLUSTER: "true" } },
+      "tuning.extraSettings.ETCD_FORCE_NEW_CLUSTER",
+      '("true")',
+      "every restart",
+    ],
+    [
+      "a flag added in a 3.4 patch release",
+      { extraSettings: { ETCD_MAX_CONCURRENT_STREAMS: "100" } },
+      "tuning.extraSettings.ETCD_MAX_CONCURRENT_STREAMS",
+      '("100")',
+      "3.4.20",
+    ],
+    [
+      "a 3.6-only flag",
+      { extraSettings: { ETCD_FEATURE_GATES: "InitialCorruptCheck=true" } },
+      "tuning.extraSettings.ETCD_FEATURE_GATES",
+      '("InitialCorruptCheck=true")',
+      "allowed: ETCD_AUTH_TOKEN",
+    ],
     ["a typo", { extraSettings: { ETCD_MAX_REQUEST_BYTE: "1" } }, "tuning.extraSettings.ETCD_MAX_REQUEST_BYTE", '("1")', "allowed: "],
-    ["a flag name instead of a variable name", { extraSettings: { "max-request-bytes": "1" } }, "tuning.extraSettings.max-request-bytes", "not an etcd environment variable name", "ETCD_MAX_REQUEST_BYTES for --max-request-bytes"],
-    ["an empty value", { extraSettings: { ETCD_MAX_TXN_OPS: "" } }, "tuning.extraSettings.ETCD_MAX_TXN_OPS", 'is ""', "give a value or remove the setting"],
-    ["a value with a $", { extraSettings: { ETCD_LOG_OUTPUTS: "$LOGS" } }, "tuning.extraSettings.ETCD_LOG_OUTPUTS", 'is "$LOGS"', "remove those characters"],
-    ["a value with a newline", { extraSettings: { ETCD_LOG_OUTPUTS: "stderr\nETCD_NAME=x" } }, "tuning.extraSettings.ETCD_LOG_OUTPUTS", 'is "stderr\\nETCD_NAME=x"', "remove those characters"],
+    [
+      "a flag name instead of a variable name",
+      { extraSettings: { "max-request-bytes": "1" } },
+      "tuning.extraSettings.max-request-bytes",
+      "not an etcd environment variable name",
+      "ETCD_MAX_REQUEST_BYTES for --max-request-bytes",
+    ],
+    [
+      "an empty value",
+      { extraSettings: { ETCD_MAX_TXN_OPS: "" } },
+      "tuning.extraSettings.ETCD_MAX_TXN_OPS",
+      'is ""',
+      "give a value or remove the setting",
+    ],
+    [
+      "a value with a $",
+      { extraSettings: { ETCD_LOG_OUTPUTS: "$LOGS" } },
+      "tuning.extraSettings.ETCD_LOG_OUTPUTS",
+      'is "$LOGS"',
+      "remove those characters",
+    ],
+    [
+      "a value with a newline",
+      { extraSettings: { ETCD_LOG_OUTPUTS: "stderr\nETCD_NAME=x" } },
+      "tuning.extraSettings.ETCD_LOG_OUTPUTS",
+      'is "stderr\\nETCD_NAME=x"',
+      "remove those characters",
+    ],
   ])("reports %s with field, value and fix", (_what, tuning, field, value, fix) => {
     // GIVEN a tuning etcd would refuse or silently ignore
     // WHEN validated
@@ -124,7 +301,10 @@ describe("validateTuning", () => {
 
   test("prefixes messages with the given field path and reports every problem", () => {
     // GIVEN several problems at once, validated under another prop name
-    const errors = validateTuning({ heartbeatIntervalMs: -5, logLevel: "loud" as never, extraSettings: { ETCD_NAME: "x" } }, "props.tuning");
+    const errors = validateTuning(
+      { heartbeatIntervalMs: -5, logLevel: "loud" as never, extraSettings: { ETCD_NAME: "x" } },
+      "props.tuning"
+    );
     // THEN each is reported under that path
     expect(errors).toHaveLength(3);
     for (const error of errors) expect(error.startsWith("props.tuning.")).toBe(true);
@@ -144,7 +324,11 @@ describe("the extraSettings allow-list against the etcd on this machine", () => 
     const result = spawnSync(etcd, [`--${flag}=x`, "--version"], { cwd: dir, encoding: "utf8", timeout: 10000 });
     return !`${result.stdout}${result.stderr}`.includes("flag provided but not defined");
   };
-  const flagOf = (name: string) => name.replace(/^ETCD_/, "").toLowerCase().replace(/_/g, "-");
+  const flagOf = (name: string) =>
+    name
+      .replace(/^ETCD_/, "")
+      .toLowerCase()
+      .replace(/_/g, "-");
 
   test("etcd 3.4 defines every allowed setting", () => {
     // GIVEN the local etcd, a 3.4 release

@@ -4,7 +4,11 @@ import { StackResource } from "../../lib/lab/stack-resources";
 function resource(address: string, dependsOn: string[] = [], exists = true): StackResource {
   return { address, type: address.split(".")[0], exists, dependsOn, onCreate: [], onDestroy: [] };
 }
-const applied = (dependsOn: string[] = [], extra: Partial<AppliedResource> = {}): AppliedResource => ({ type: "terraform_data", dependsOn, ...extra });
+const applied = (dependsOn: string[] = [], extra: Partial<AppliedResource> = {}): AppliedResource => ({
+  type: "terraform_data",
+  dependsOn,
+  ...extra,
+});
 
 test("creates what is new, destroys what is gone or count 0, leaves the rest", () => {
   // GIVEN a state of a, b, c and a stack keeping a, dropping b's block, setting c to count 0 and adding d
@@ -12,13 +16,18 @@ test("creates what is new, destroys what is gone or count 0, leaves the rest", (
   const stack = new Map([resource("t.a"), resource("t.c", [], false), resource("t.d", ["t.a"])].map((r) => [r.address, r]));
 
   // THEN the plan is: create d, destroy b and c, a unchanged
-  expect(planApply(state, stack)).toEqual({ create: ["t.d"], destroy: expect.arrayContaining(["t.b", "t.c"]), replace: [], unchanged: ["t.a"] });
+  expect(planApply(state, stack)).toEqual({
+    create: ["t.d"],
+    destroy: expect.arrayContaining(["t.b", "t.c"]),
+    replace: [],
+    unchanged: ["t.a"],
+  });
 });
 
 test("creates in dependency order and destroys in reverse, dependents first", () => {
   // GIVEN register <- instance <- member, listed in the opposite order
   const stack = new Map(
-    [resource("m.member", ["i.instance"]), resource("i.instance", ["r.register"]), resource("r.register")].map((r) => [r.address, r]),
+    [resource("m.member", ["i.instance"]), resource("i.instance", ["r.register"]), resource("r.register")].map((r) => [r.address, r])
   );
 
   // THEN from an empty state they are created register, instance, member

@@ -28,7 +28,14 @@ async function cli(...args: string[]): Promise<{ code: number; out: string }> {
 test("the usage names every lab command", async () => {
   const help: string[] = [];
   expect(await main(["help"], (l) => help.push(l))).toBe(0);
-  for (const sub of ["lab up STACK_DIR", "lab apply STACK_DIR", "lab status", "lab stop|start|kill|wipe|partition MEMBER", "lab heal", "lab down"]) {
+  for (const sub of [
+    "lab up STACK_DIR",
+    "lab apply STACK_DIR",
+    "lab status",
+    "lab stop|start|kill|wipe|partition MEMBER",
+    "lab heal",
+    "lab down",
+  ]) {
     expect(help.join("\n")).toContain(sub);
   }
   expect(await cli()).toMatchObject({ code: 2, out: expect.stringContaining("lab up STACK_DIR") });
@@ -59,9 +66,15 @@ test("lab up refuses when etcd is not installed", async () => {
 
 test("lab commands refuse to run without root", () => {
   const mainModule = JSON.stringify(join(__dirname, "..", "..", "lib", "cli", "main"));
-  for (const args of [["up", input.stackDir, "--name", "labclinoroot"], ["status", "--name", LAB]]) {
+  for (const args of [
+    ["up", input.stackDir, "--name", "labclinoroot"],
+    ["status", "--name", LAB],
+  ]) {
     const child = runInChild(`process.exit(await require(${mainModule}).main(${JSON.stringify(["lab", ...args])}));`, { asUid: 65534 });
-    expect(child).toMatchObject({ status: 1, stdout: expect.stringContaining(`etcd-cluster lab ${args[0]}: the etcd lab must run as root`) });
+    expect(child).toMatchObject({
+      status: 1,
+      stdout: expect.stringContaining(`etcd-cluster lab ${args[0]}: the etcd lab must run as root`),
+    });
   }
 });
 

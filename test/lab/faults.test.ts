@@ -92,7 +92,13 @@ test("a partitioned leader drops out of health while the majority keeps writing;
   expect(probe.code).not.toBe(0);
   expect(lab.isRunning(cut)).toBe(true);
   // AND the other two elect a leader among themselves and accept writes
-  expect(await putEventually("partition/k", "during", others.map((m) => lab.clientUrl(m)))).toBe(0);
+  expect(
+    await putEventually(
+      "partition/k",
+      "during",
+      others.map((m) => lab.clientUrl(m))
+    )
+  ).toBe(0);
 
   // WHEN the partition heals
   lab.heal();

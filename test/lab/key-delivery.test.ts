@@ -28,18 +28,31 @@ describe("the stand-in aws CLI", () => {
   const dir = tempDir("etcd-lab-aws-");
   writeFileSync(join(dir, "key.pem"), pemArmour("PRIVATE KEY", "abc", false)); // no final newline
   const aws = join(dir, "aws");
-  writeFileSync(aws, fakeAwsCli(new Map([["/c/node1", { file: join(dir, "key.pem") }], ["/c/lit", { literal: "plain" }]]), dir), { mode: 0o700 });
+  writeFileSync(
+    aws,
+    fakeAwsCli(
+      new Map([
+        ["/c/node1", { file: join(dir, "key.pem") }],
+        ["/c/lit", { literal: "plain" }],
+      ]),
+      dir
+    ),
+    { mode: 0o700 }
+  );
   const call = (...args: string[]) => spawnSync("sh", [aws, ...args], { encoding: "utf8" });
 
   test("prints a parameter's value and a newline, as --output text does", () => {
     expect(call("ssm", "get-parameter", "--region", "us-east-1", "--name", "/c/node1", "--with-decryption").stdout).toBe(
-      pemArmour("PRIVATE KEY", "abc"),
+      pemArmour("PRIVATE KEY", "abc")
     );
     expect(call("ssm", "get-parameter", "--name=/c/lit").stdout).toBe("plain\n");
   });
 
   test("answers an unknown parameter as SSM does, and refuses other calls", () => {
-    expect(call("ssm", "get-parameter", "--name", "/c/other")).toMatchObject({ status: 254, stderr: expect.stringContaining("(ParameterNotFound)") });
+    expect(call("ssm", "get-parameter", "--name", "/c/other")).toMatchObject({
+      status: 254,
+      stderr: expect.stringContaining("(ParameterNotFound)"),
+    });
     expect(call("s3", "ls")).toMatchObject({ status: 252 });
   });
 });
@@ -58,8 +71,11 @@ describe("a lab of the synthesized seed example", () => {
 
     // THEN the boot script's own fetch_key wrote each key, which etcd reads in its mount namespace
     for (const m of SEED) {
-      expect(log).toContainEqual(expect.stringMatching(new RegExp(`aws_instance\\.etcd_${m.name}_instance_\\w+: etcd-bootstrap: wrote /etc/etcd/ssl/etcd-key.pem$`)));
-      const nsenter = (...argv: string[]) => execFileSync("nsenter", [`--target=${lab.pid(m.name)}`, "--mount", ...argv], { encoding: "utf8" });
+      expect(log).toContainEqual(
+        expect.stringMatching(new RegExp(`aws_instance\\.etcd_${m.name}_instance_\\w+: etcd-bootstrap: wrote /etc/etcd/ssl/etcd-key.pem$`))
+      );
+      const nsenter = (...argv: string[]) =>
+        execFileSync("nsenter", [`--target=${lab.pid(m.name)}`, "--mount", ...argv], { encoding: "utf8" });
       expect(nsenter("stat", "-c", "%a %U:%G", "/etc/etcd/ssl/etcd-key.pem").trim()).toBe("600 etcd:etcd");
       expect(nsenter("cat", "/etc/etcd/ssl/etcd-key.pem")).toBe(readFileSync(join(pki, `${m.name}-key.pem`), "utf8"));
     }
@@ -83,7 +99,7 @@ describe("a lab of the synthesized seed example", () => {
 
     // WHEN the lab comes up THEN it refuses, and leaves nothing
     await expect(labUp({ stackDir, pkiDirectory: pki, labName: MISSING, log: () => undefined })).rejects.toThrow(
-      `etcd_node2: its boot script reads SSM parameter ${name}, which no aws_ssm_parameter of the stack (created before it) stores`,
+      `etcd_node2: its boot script reads SSM parameter ${name}, which no aws_ssm_parameter of the stack (created before it) stores`
     );
     expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`${MISSING}-`);
   });

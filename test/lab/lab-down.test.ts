@@ -79,7 +79,7 @@ test("labDown removes every process, namespace and path the lab created, and not
   const created = lab.createdPaths;
   expect(pids.every(running)).toBe(true);
   expect(labNamespaces(LAB).sort()).toEqual(
-    [`${LAB}-br`, `${LAB}-deployer`, `${LAB}-etcd_node1`, `${LAB}-etcd_node2`, `${LAB}-etcd_node3`].sort(),
+    [`${LAB}-br`, `${LAB}-deployer`, `${LAB}-etcd_node1`, `${LAB}-etcd_node2`, `${LAB}-etcd_node3`].sort()
   );
   // AND the host's network namespace has no lab address and no new link while it runs
   expect(hostAddresses()).not.toMatch(PRIVATE_172);
@@ -127,14 +127,16 @@ test("labDown cleans up after the process that ran labUp died without taking the
 test("a labUp that fails quotes the failing member's log and removes what it created", async () => {
   // GIVEN a stack in which etcd_node2 listens on an address its instance does not have
   const broken = makeLabInput(
-    THREE_MEMBERS.map((m) => (m.name === "etcd_node2" ? { ...m, conf: { ETCD_LISTEN_CLIENT_URLS: "https://172.16.9.9:2379" } } : m)),
+    THREE_MEMBERS.map((m) => (m.name === "etcd_node2" ? { ...m, conf: { ETCD_LISTEN_CLIENT_URLS: "https://172.16.9.9:2379" } } : m))
   );
   try {
     // WHEN the lab is brought up
     const up = labUp({ stackDir: broken.stackDir, pkiDirectory: broken.pkiDir, labName: FAILED, log: () => undefined });
 
     // THEN it fails, naming the member and quoting etcd's own error
-    await expect(up).rejects.toThrow(/etcd_node2 is not running; its log ends:[\s\S]*172\.16\.9\.9:2379: bind: cannot assign requested address/);
+    await expect(up).rejects.toThrow(
+      /etcd_node2 is not running; its log ends:[\s\S]*172\.16\.9\.9:2379: bind: cannot assign requested address/
+    );
     // AND nothing of the lab is left
     expect(labNamespaces(FAILED)).toEqual([]);
     expect(existsSync(`/run/${FAILED}`)).toBe(false);

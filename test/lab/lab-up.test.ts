@@ -27,9 +27,7 @@ test("three members come up healthy with their static IPs as peer URLs", async (
   // THEN the list holds exactly the three members, each at https://<its private IP>:2380
   expect(list.code).toBe(0);
   const members = (JSON.parse(list.stdout) as { members: { name: string; peerURLs: string[] }[] }).members;
-  expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual(
-    THREE_MEMBERS.map((m) => [m.name, [`https://${m.ip}:2380`]]),
-  );
+  expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual(THREE_MEMBERS.map((m) => [m.name, [`https://${m.ip}:2380`]]));
   // AND every member answers endpoint health (etcdctl 3.4 reports it on stderr)
   const health = await lab.etcdctl(["endpoint", "health", "--cluster"]);
   expect(health.code).toBe(0);
@@ -55,13 +53,15 @@ test("each member runs as its unit would: the unit's user, the EnvironmentFile a
   // THEN its process is the host's etcd, running as the unit's User=
   expect(readlinkSync(`/proc/${pid}/exe`)).toBe(execFileSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).trim());
   const etcdUid = execFileSync("id", ["-u", "etcd"], { encoding: "utf8" }).trim();
-  expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}$`, "m"));
+  expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(
+    new RegExp(`^Uid:\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}$`, "m")
+  );
   // AND its environment is exactly the EnvironmentFile plus PATH
   const environ = Object.fromEntries(
     readFileSync(`/proc/${pid}/environ`, "utf8")
       .split("\0")
       .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])
   );
   expect(environ).toEqual({ ...member.conf, PATH: process.env.PATH });
   // AND in its own mount namespace it sees its own key at the unit's path, 0600 etcd:etcd

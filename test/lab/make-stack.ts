@@ -132,8 +132,8 @@ export function makeStack(stackDir: string, pkiDir: string, members: StackMember
         },
       },
       null,
-      2,
-    ),
+      2
+    )
   );
 }
 

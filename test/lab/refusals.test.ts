@@ -37,7 +37,7 @@ test("labUp refuses when etcd is not installed, naming the packages", async () =
   try {
     // WHEN a lab is started THEN it refuses with the install command
     await expect(
-      labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: "labnoetcd", log: () => undefined }),
+      labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: "labnoetcd", log: () => undefined })
     ).rejects.toThrow("etcd is not installed (no etcd on PATH): apt-get install etcd-server etcd-client");
   } finally {
     process.env.PATH = path;
@@ -48,7 +48,7 @@ test("labUp refuses to run without root", () => {
   // WHEN an unprivileged user (nobody) starts a lab
   const child = runInChild(
     `await lab.labUp({ stackDir: ${JSON.stringify(input.stackDir)}, pkiDirectory: "/nonexistent", labName: "labnoroot" });`,
-    { asUid: 65534 },
+    { asUid: 65534 }
   );
 
   // THEN it refuses before touching anything

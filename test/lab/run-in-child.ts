@@ -8,10 +8,7 @@ const REPO = join(__dirname, "..", "..");
  * returns what it printed: for a lab that outlives the process that started it (a crash), or for
  * running as an unprivileged user. A thrown error is printed as "ERROR: <message>", exit code 3.
  */
-export function runInChild(
-  body: string,
-  options: { asUid?: number } = {},
-): { stdout: string; stderr: string; status: number | null } {
+export function runInChild(body: string, options: { asUid?: number } = {}): { stdout: string; stderr: string; status: number | null } {
   const code =
     `const lab = require(${JSON.stringify(join(REPO, "lib", "lab"))});\n` +
     `(async () => {\n${body}\n})().catch((e) => { console.log("ERROR: " + e.message); process.exit(3); });`;

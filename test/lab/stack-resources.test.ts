@@ -27,7 +27,7 @@ test("reads provisioners, count 0, and dependencies both explicit and by referen
           ],
         },
       },
-    }),
+    })
   );
 
   // THEN the instance exists not (count 0) and depends on the subnet it references
@@ -38,19 +38,27 @@ test("reads provisioners, count 0, and dependencies both explicit and by referen
     type: "terraform_data",
     exists: true,
     dependsOn: ["aws_instance.vm"],
-    onCreate: [{ command: "echo ${HOME} up", environment: { A: "1" }, interpreter: ["/bin/sh", "-c"], continueOnFailure: false, workingDir: undefined }],
+    onCreate: [
+      {
+        command: "echo ${HOME} up",
+        environment: { A: "1" },
+        interpreter: ["/bin/sh", "-c"],
+        continueOnFailure: false,
+        workingDir: undefined,
+      },
+    ],
     onDestroy: [{ command: "echo down", environment: {}, interpreter: ["/bin/sh", "-c"], continueOnFailure: true, workingDir: "sub" }],
   });
 });
 
 test("refuses what the lab cannot run as Terraform would: other provisioners, interpolated commands, unknown dependencies", () => {
   expect(() => readStackResources(stack({ terraform_data: { a: { provisioner: [{ "remote-exec": { inline: ["true"] } }] } } }))).toThrow(
-    "terraform_data.a: a remote-exec provisioner is not modelled by the lab (only local-exec)",
+    "terraform_data.a: a remote-exec provisioner is not modelled by the lab (only local-exec)"
   );
-  expect(() => readStackResources(stack({ terraform_data: { a: { provisioner: [{ "local-exec": { command: "echo ${self.id}" } }] } } }))).toThrow(
-    "terraform_data.a: local-exec command is not a literal string",
-  );
+  expect(() =>
+    readStackResources(stack({ terraform_data: { a: { provisioner: [{ "local-exec": { command: "echo ${self.id}" } }] } } }))
+  ).toThrow("terraform_data.a: local-exec command is not a literal string");
   expect(() => readStackResources(stack({ terraform_data: { a: { depends_on: ["terraform_data.nope"] } } }))).toThrow(
-    "terraform_data.a: depends_on names terraform_data.nope, which is not in the stack",
+    "terraform_data.a: depends_on names terraform_data.nope, which is not in the stack"
   );
 });

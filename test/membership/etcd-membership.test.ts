@@ -22,7 +22,13 @@ function client(overrides: Partial<ConstructorParameters<typeof EtcdClient>[0]> 
   return new EtcdClient({ endpoints: [clientUrl], cacert: pki("ca.pem"), cert: pki("admin.pem"), key: pki("admin-key.pem"), ...overrides });
 }
 
-const step = (peer: string, timeoutMs = 20000) => ({ client: client(), peerUrl: peer, name: "etcd_node4", timeoutMs, log: (l: string) => log.push(l) });
+const step = (peer: string, timeoutMs = 20000) => ({
+  client: client(),
+  peerUrl: peer,
+  name: "etcd_node4",
+  timeoutMs,
+  log: (l: string) => log.push(l),
+});
 
 beforeAll(async () => {
   const binary = requireTool("etcd", "etcd-server");
@@ -69,7 +75,9 @@ describe("add, promote, remove against a running etcd", () => {
   });
 
   test("GIVEN one learner WHEN a second is added THEN etcd's one-learner limit is waited on, then reported", async () => {
-    await expect(addLearner(step("https://127.0.0.1:2", 1500))).rejects.toThrow(/gave up after \d+ s trying to add .* too many learner members/);
+    await expect(addLearner(step("https://127.0.0.1:2", 1500))).rejects.toThrow(
+      /gave up after \d+ s trying to add .* too many learner members/
+    );
     expect(log.some((l) => l.startsWith("waiting to add"))).toBe(true);
   });
 
@@ -81,11 +89,16 @@ describe("add, promote, remove against a running etcd", () => {
     await remove(step(joiner));
     await remove(step(joiner));
     expect((await client().memberList()).members.map((m) => m.peerURLs)).toEqual([[peerUrl]]);
-    expect(log).toEqual([expect.stringMatching(/^removed etcd_node4/), "etcd_node4 (https://127.0.0.1:1) is not a member: nothing to remove"]);
+    expect(log).toEqual([
+      expect.stringMatching(/^removed etcd_node4/),
+      "etcd_node4 (https://127.0.0.1:1) is not a member: nothing to remove",
+    ]);
   });
 
   test("GIVEN a member that is not registered WHEN promote runs THEN it fails at once with the order of steps", async () => {
-    await expect(promote(step("https://127.0.0.1:3"))).rejects.toThrow(/is not a member of the cluster: register it first \(add\), then start it, then promote/);
+    await expect(promote(step("https://127.0.0.1:3"))).rejects.toThrow(
+      /is not a member of the cluster: register it first \(add\), then start it, then promote/
+    );
   });
 
   test("GIVEN the last member WHEN remove runs THEN it is left alone (the whole cluster is being destroyed)", async () => {
@@ -100,9 +113,21 @@ describe("clear errors when the cluster cannot be reached or refuses us", () => 
   beforeAll(() => new PkiDirectory({ directory: other, keySize: 2048, caValidityDays: 30, certificateValidityDays: 30 }).plan([]).commit());
 
   test.each([
-    ["nothing listens there", () => client({ endpoints: ["https://127.0.0.1:9"] }), /127\.0\.0\.1:9: connection refused: is etcd running there/],
-    ["the server's certificate is from another CA", () => client({ cacert: path.join(other, "ca.pem") }), /not signed by the given CA|ends in a CA other than --cacert/],
-    ["our client certificate is from another CA", () => client({ cert: path.join(other, "admin.pem"), key: path.join(other, "admin-key.pem") }), /refused our client certificate/],
+    [
+      "nothing listens there",
+      () => client({ endpoints: ["https://127.0.0.1:9"] }),
+      /127\.0\.0\.1:9: connection refused: is etcd running there/,
+    ],
+    [
+      "the server's certificate is from another CA",
+      () => client({ cacert: path.join(other, "ca.pem") }),
+      /not signed by the given CA|ends in a CA other than --cacert/,
+    ],
+    [
+      "our client certificate is from another CA",
+      () => client({ cert: path.join(other, "admin.pem"), key: path.join(other, "admin-key.pem") }),
+      /refused our client certificate/,
+    ],
   ])("GIVEN %s THEN member list fails naming the endpoint and the cause", async (_, make, message) => {
     await expect(make().memberList()).rejects.toThrow(message);
   });
@@ -116,7 +141,10 @@ describe("clear errors when the cluster cannot be reached or refuses us", () => 
     const flags = [`--endpoints=${clientUrl}`, `--cacert=${pki("ca.pem")}`, `--cert=${pki("admin.pem")}`, `--key=${pki("admin-key.pem")}`];
     expect(run("frobnicate").status).toBe(2);
     const removed = run("remove", "--name=ghost", "--peer-url=https://127.0.0.1:4", ...flags);
-    expect([removed.status, removed.stdout.trim()]).toEqual([0, "[etcd remove] ghost (https://127.0.0.1:4) is not a member: nothing to remove"]);
+    expect([removed.status, removed.stdout.trim()]).toEqual([
+      0,
+      "[etcd remove] ghost (https://127.0.0.1:4) is not a member: nothing to remove",
+    ]);
     const failed = run("promote", "--name=ghost", "--peer-url=https://127.0.0.1:4", "--timeout=1", ...flags);
     expect(failed.status).toBe(1);
     expect(failed.stderr).toMatch(/the member is still a learner, which does not vote: the cluster's quorum is unchanged/);

@@ -11,7 +11,7 @@ function steps(json: any, member: string): Record<string, any> {
   return Object.fromEntries(
     Object.entries(resources(json, "terraform_data"))
       .filter(([id]) => id.startsWith(`etcd_${member}-membership_`))
-      .map(([id, r]) => [id.split("_").slice(-2, -1)[0], { ...r, address: `terraform_data.${id}` }]),
+      .map(([id, r]) => [id.split("_").slice(-2, -1)[0], { ...r, address: `terraform_data.${id}` }])
   );
 }
 
@@ -77,7 +77,7 @@ describe("adding etcd_node4 to the running seed cluster", () => {
     app.synth();
     const script = commands(steps(json, "etcd_node4").member)[0].command.split(" ")[1];
     expect(fs.readFileSync(path.join(stackDir, script), "utf8")).toBe(
-      fs.readFileSync(path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js"), "utf8"),
+      fs.readFileSync(path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js"), "utf8")
     );
   });
 });
@@ -91,13 +91,11 @@ describe("several joining members are serialized, one learner at a time", () => 
   });
 
   test("THEN node5's INITIAL_CLUSTER includes node4", () => {
-    expect(memberConf(json, "etcd_node5").ETCD_INITIAL_CLUSTER.split(",").map((e) => e.split("=")[0])).toEqual([
-      "etcd_node1",
-      "etcd_node2",
-      "etcd_node3",
-      "etcd_node4",
-      "etcd_node5",
-    ]);
+    expect(
+      memberConf(json, "etcd_node5")
+        .ETCD_INITIAL_CLUSTER.split(",")
+        .map((e) => e.split("=")[0])
+    ).toEqual(["etcd_node1", "etcd_node2", "etcd_node3", "etcd_node4", "etcd_node5"]);
   });
 });
 
@@ -138,11 +136,27 @@ describe("register only: stop after phase 1", () => {
 
 describe("membership changes etcd would refuse, or that would lose quorum, fail at synth", () => {
   test.each<[string, EtcdMemberProps[], RegExp]>([
-    ["removing 2 of 3 at once", [{ ...SEED[0], removed: true }, { ...SEED[1], removed: true }, SEED[2]], /2 of 3 members have removed: true .* fewer than the quorum of 2: remove at most 1 per deploy/],
+    [
+      "removing 2 of 3 at once",
+      [{ ...SEED[0], removed: true }, { ...SEED[1], removed: true }, SEED[2]],
+      /2 of 3 members have removed: true .* fewer than the quorum of 2: remove at most 1 per deploy/,
+    ],
     ["removing every member", SEED.map((m) => ({ ...m, removed: true })), /every member has removed: true: .*cdktf destroy/],
-    ["a register-only bootstrap member", [...SEED.slice(0, 2), { ...SEED[2], registerOnly: true }], /members\[2\]\.registerOnly is true but etcd_node3 bootstraps the cluster/],
-    ["a register-only member before another joiner", [...SEED, { ...NODE4, registerOnly: true }, NODE5], /members\[3\] \(etcd_node4\) is registerOnly but members after it join too/],
-    ["a bootstrap member after a joiner", [...SEED.slice(0, 2), NODE4, SEED[2]], /members\[3\] \(etcd_node3\) bootstraps the cluster \("new"\) but comes after members\[2\] \(etcd_node4\)/],
+    [
+      "a register-only bootstrap member",
+      [...SEED.slice(0, 2), { ...SEED[2], registerOnly: true }],
+      /members\[2\]\.registerOnly is true but etcd_node3 bootstraps the cluster/,
+    ],
+    [
+      "a register-only member before another joiner",
+      [...SEED, { ...NODE4, registerOnly: true }, NODE5],
+      /members\[3\] \(etcd_node4\) is registerOnly but members after it join too/,
+    ],
+    [
+      "a bootstrap member after a joiner",
+      [...SEED.slice(0, 2), NODE4, SEED[2]],
+      /members\[3\] \(etcd_node3\) bootstraps the cluster \("new"\) but comes after members\[2\] \(etcd_node4\)/,
+    ],
     ["only joining members", [NODE4, NODE5], /every member has initialClusterState "existing"/],
   ])("GIVEN %s THEN synth throws and writes nothing", (_, members, message) => {
     const pkiDirectory = tempPki("empty");

@@ -1,7 +1,18 @@
 import { execFileSync, spawn, spawnSync } from "child_process";
 import { pemArmour } from "../support/pem";
 import { createHash } from "crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "fs";
 import { createServer, type Server } from "http";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -22,7 +33,12 @@ const input = (install: InstallPlan, healthTimeoutSeconds = 600, keyParameter?: 
 const KEY_PARAMETER = "/etcd/etcd_node1/key";
 
 /** Sources `script` without its last line (`main "$@"`), then runs `steps` in the same shell, with `dir`/bin on PATH. */
-function runSteps(dir: string, script: string, steps: string, extraPath = ""): Promise<{ code: number | null; out: string; leftInTmp: string[] }> {
+function runSteps(
+  dir: string,
+  script: string,
+  steps: string,
+  extraPath = ""
+): Promise<{ code: number | null; out: string; leftInTmp: string[] }> {
   const lines = script.trimEnd().split("\n");
   expect(lines.pop()).toBe('main "$@"');
   const lib = mkdtempSync(join(dir, "lib-"));
@@ -113,7 +129,9 @@ describe("renderBootScript", () => {
     expect(script).toContain("--query Parameter.Value --output text");
     expect(script).toContain('mktemp "$ETCD_KEY_FILE.XXXXXX"');
     expect(script).toContain("umask 077");
-    expect(script).toMatch(/main\(\) \{\n  \. "\$ETCD_CONF"\n  install_etcd\n  prepare_data_dir\n  fetch_key\n  start_etcd\n  wait_healthy\n\}/);
+    expect(script).toMatch(
+      /main\(\) \{\n  \. "\$ETCD_CONF"\n  install_etcd\n  prepare_data_dir\n  fetch_key\n  start_etcd\n  wait_healthy\n\}/
+    );
     expect(script).toMatchSnapshot();
   });
 
@@ -141,7 +159,10 @@ describe("renderBootScript", () => {
 
   test("sh -n catches a syntax error, so the check above can fail", () => {
     // GIVEN the script with a "done" removed WHEN parsed THEN dash reports it
-    const result = spawnSync(requireTool("sh", "dash"), ["-n"], { input: renderBootScript(input(RELEASE)).replace("done\n", "\n"), encoding: "utf8" });
+    const result = spawnSync(requireTool("sh", "dash"), ["-n"], {
+      input: renderBootScript(input(RELEASE)).replace("done\n", "\n"),
+      encoding: "utf8",
+    });
     expect(result.status).not.toBe(0);
   });
 });
@@ -154,7 +175,14 @@ describe("running the boot script's steps", () => {
   let tarballSha: string;
 
   beforeAll(async () => {
-    for (const [tool, pkg] of [["sh", "dash"], ["curl", "curl"], ["tar", "tar"], ["gzip", "gzip"], ["sha256sum", "coreutils"], ["install", "coreutils"]]) {
+    for (const [tool, pkg] of [
+      ["sh", "dash"],
+      ["curl", "curl"],
+      ["tar", "tar"],
+      ["gzip", "gzip"],
+      ["sha256sum", "coreutils"],
+      ["install", "coreutils"],
+    ]) {
       requireTool(tool, pkg);
     }
     dir = mkdtempSync(join(tmpdir(), "boot-script-"));
@@ -248,7 +276,13 @@ describe("running fetch_key", () => {
   let etcdUid: number;
 
   beforeAll(() => {
-    for (const [tool, pkg] of [["sh", "dash"], ["mktemp", "coreutils"], ["chown", "coreutils"], ["grep", "grep"]]) requireTool(tool, pkg);
+    for (const [tool, pkg] of [
+      ["sh", "dash"],
+      ["mktemp", "coreutils"],
+      ["chown", "coreutils"],
+      ["grep", "grep"],
+    ])
+      requireTool(tool, pkg);
     // The key goes to the real etcd user (Debian's etcd-server creates it), which only root can chown to.
     const id = spawnSync("id", ["-u", "etcd"], { encoding: "utf8" });
     if (id.status !== 0) throw new Error("there is no etcd user: apt-get install etcd-server");
@@ -277,7 +311,7 @@ echo "$* pager=[$AWS_PAGER]" >> '${fake}/calls'
 n=$(($(wc -l < '${fake}/calls')))
 if [ "$n" -le ${failures} ]; then printf '\\n%s\\n' '${AWS_ERROR}' >&2; exit 254; fi
 cat '${fake}/value'
-`,
+`
     );
     chmodSync(join(fake, "aws"), 0o755);
     return { path: `${fake}:`, calls: () => readFileSync(join(fake, "calls"), "utf8").trimEnd().split("\n") };
@@ -292,7 +326,7 @@ cat '${fake}/value'
       dir,
       script,
       `ETCD_KEY_FILE='${keyFile}'; KEY_TIMEOUT=${bounds.timeout}; KEY_INTERVAL=${bounds.interval}; ${extraSteps} instance_region() { echo eu-test-1; }; fetch_key`,
-      aws.path,
+      aws.path
     );
     return { ...result, keyDir, keyFile, seconds: (Date.now() - started) / 1000 };
   }
@@ -375,7 +409,12 @@ cat '${fake}/value'
     const aws = fakeAws(0, KEY_PEM.trimEnd());
     const keyDir = mkdtempSync(join(dir, "ssl-"));
     // WHEN
-    const { code, out } = await runSteps(dir, script, `ETCD_KEY_FILE='${keyDir}/etcd-key.pem'; instance_region() { return 7; }; fetch_key`, aws.path);
+    const { code, out } = await runSteps(
+      dir,
+      script,
+      `ETCD_KEY_FILE='${keyDir}/etcd-key.pem'; instance_region() { return 7; }; fetch_key`,
+      aws.path
+    );
     // THEN
     expect(code).toBe(1);
     expect(out).toContain("no region from IMDS");

@@ -4,7 +4,13 @@ const CONFIG: CloudConfig = {
   users: ["default", { name: "svc", system: true, shell: "/sbin/nologin", homedir: "/var/lib/svc" }],
   writeFiles: [
     { path: "/etc/svc/a.conf", content: "line 1\n  indented: line 2\n# not a comment\n", permissions: "0644" },
-    { path: "/etc/svc/key.pem", content: "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n", permissions: "0600", owner: "svc:svc", defer: true },
+    {
+      path: "/etc/svc/key.pem",
+      content: "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n",
+      permissions: "0600",
+      owner: "svc:svc",
+      defer: true,
+    },
     { path: "/etc/svc/no-newline", content: "x: y", permissions: "0400" },
   ],
   runcmd: [["/usr/local/sbin/setup", "--flag", "a b"]],

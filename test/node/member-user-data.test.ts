@@ -24,7 +24,8 @@ const seedInput = (overrides: Partial<MemberUserDataInput> = {}): MemberUserData
 });
 const KEY_PARAMETER = "/etcd/etcd_node1/key";
 const SSM: KeyDelivery = { mode: "ssm", parameterName: KEY_PARAMETER };
-const bootScriptOf = (text: string) => parseCloudConfig(text).writeFiles?.find((file) => file.path === ETCD_PATHS.bootScript)?.content ?? "";
+const bootScriptOf = (text: string) =>
+  parseCloudConfig(text).writeFiles?.find((file) => file.path === ETCD_PATHS.bootScript)?.content ?? "";
 
 describe("renderMemberUserData", () => {
   test("writes the seed's files with the seed's paths, owners and modes, then runs the boot script", () => {
@@ -57,7 +58,7 @@ describe("renderMemberUserData", () => {
   test("points the unit at the package's binary and passes the health timeout on", () => {
     // GIVEN a package install and a 120 s timeout WHEN rendered THEN the unit runs /usr/bin/etcd and the script waits 120 s
     const config = parseCloudConfig(
-      renderMemberUserData(seedInput({ install: resolveInstallPlan({ source: "package" }, "amd64").plan, healthTimeoutSeconds: 120 })),
+      renderMemberUserData(seedInput({ install: resolveInstallPlan({ source: "package" }, "amd64").plan, healthTimeoutSeconds: 120 }))
     );
     const content = (path: string) => config.writeFiles?.find((file) => file.path === path)?.content ?? "";
     expect(content(ETCD_PATHS.unit)).toContain("ExecStart=/usr/bin/etcd\n");
@@ -100,12 +101,16 @@ describe("renderMemberUserData", () => {
     ["an unknown mode", { mode: "s3", bucket: "keys" }],
   ])("refuses %s", (_what, keyDelivery) => {
     // GIVEN a key delivery that names no known mode WHEN rendered THEN it throws instead of leaving etcd without a key
-    expect(() => renderMemberUserData(seedInput({ keyDelivery: keyDelivery as KeyDelivery }))).toThrow(/keyDelivery\.mode is .* but must be "user-data" or "ssm"/);
+    expect(() => renderMemberUserData(seedInput({ keyDelivery: keyDelivery as KeyDelivery }))).toThrow(
+      /keyDelivery\.mode is .* but must be "user-data" or "ssm"/
+    );
   });
 
   test("refuses an SSM parameter name SSM would refuse", () => {
     // GIVEN a name without its leading slash WHEN rendered THEN it throws, naming the parameter
-    expect(() => renderMemberUserData(seedInput({ keyDelivery: { mode: "ssm", parameterName: "etcd/key" } }))).toThrow(/keyParameter "etcd\/key"/);
+    expect(() => renderMemberUserData(seedInput({ keyDelivery: { mode: "ssm", parameterName: "etcd/key" } }))).toThrow(
+      /keyParameter "etcd\/key"/
+    );
   });
 
   test.each([
@@ -122,9 +127,21 @@ describe("renderMemberUserData", () => {
   });
 
   test.each<[string, Partial<MemberUserDataInput>, RegExp]>([
-    ["a certificate path the user data does not write", { conf: { ...seedNode1Conf(), tls: { ...seedNode1Conf().tls, certFile: "/etc/ssl/etcd.pem" } } }, /conf\.tls\.certFile is "\/etc\/ssl\/etcd.pem"/],
-    ["a data dir outside /var/lib/etcd", { conf: { ...seedNode1Conf(), dataDir: "/data/etcd_node1.etcd" } }, /must be under \/var\/lib\/etcd/],
-    ["no loopback client URL for the health check", { conf: { ...seedNode1Conf(), listenClientUrls: ["https://172.16.0.101:2379"] } }, /must include https:\/\/127\.0\.0\.1:2379/],
+    [
+      "a certificate path the user data does not write",
+      { conf: { ...seedNode1Conf(), tls: { ...seedNode1Conf().tls, certFile: "/etc/ssl/etcd.pem" } } },
+      /conf\.tls\.certFile is "\/etc\/ssl\/etcd.pem"/,
+    ],
+    [
+      "a data dir outside /var/lib/etcd",
+      { conf: { ...seedNode1Conf(), dataDir: "/data/etcd_node1.etcd" } },
+      /must be under \/var\/lib\/etcd/,
+    ],
+    [
+      "no loopback client URL for the health check",
+      { conf: { ...seedNode1Conf(), listenClientUrls: ["https://172.16.0.101:2379"] } },
+      /must include https:\/\/127\.0\.0\.1:2379/,
+    ],
   ])("refuses %s", (_what, overrides, message) => {
     // GIVEN a conf that does not match the files the user data writes WHEN rendered THEN it throws
     expect(() => renderMemberUserData(seedInput(overrides))).toThrow(message);
@@ -166,11 +183,15 @@ describe("member user data with real keys", () => {
     const pkiDir = mkdtempSync(join(dir, "pki-2048-"));
     const userData = Buffer.byteLength(withPki(pkiDir, 2048));
     // WHEN the same member is rendered with its key in SSM (the PKI dir is reused: same certificates)
-    const ssm = Buffer.byteLength(renderMemberUserData(seedInput({
-      caCertPem: readPem(join(pkiDir, "ca.pem")),
-      certPem: readPem(join(pkiDir, "etcd_node1.pem")),
-      keyDelivery: SSM,
-    })));
+    const ssm = Buffer.byteLength(
+      renderMemberUserData(
+        seedInput({
+          caCertPem: readPem(join(pkiDir, "ca.pem")),
+          certPem: readPem(join(pkiDir, "etcd_node1.pem")),
+          keyDelivery: SSM,
+        })
+      )
+    );
     // THEN the fetch step costs less than the key it replaces
     expect(ssm).toBeLessThan(8192);
     expect(ssm).toBeLessThan(userData);
@@ -185,13 +206,20 @@ describe("member user data with real keys", () => {
 
   test("with the key in SSM, the boot script it writes passes sh -n", () => {
     // GIVEN the boot script as cloud-init will write it WHEN dash parses it THEN there is no syntax error
-    const result = spawnSync(requireTool("sh", "dash"), ["-n"], { input: bootScriptOf(withPki(mkdtempSync(join(dir, "pki-")), undefined, "ssm")), encoding: "utf8" });
+    const result = spawnSync(requireTool("sh", "dash"), ["-n"], {
+      input: bootScriptOf(withPki(mkdtempSync(join(dir, "pki-")), undefined, "ssm")),
+      encoding: "utf8",
+    });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
   });
 
   test.each([
-    ["unquoted numeric permissions", (text: string) => text.replace('permissions: "0600"', "permissions: 0600"), /permissions: 384 is not of type 'string'/],
+    [
+      "unquoted numeric permissions",
+      (text: string) => text.replace('permissions: "0600"', "permissions: 0600"),
+      /permissions: 384 is not of type 'string'/,
+    ],
     ["an unknown write_files key", (text: string) => text.replace("defer: true", "deferred: true"), /'deferred' was unexpected/],
   ])("reports %s, so the check above can fail", (_what, breakIt, message) => {
     // GIVEN the rendered user data, broken on purpose

@@ -2,13 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate
 import * as fs from "node:fs";
 import * as path from "node:path";
 import forge from "node-forge";
-import {
-  type CertificateSpec,
-  certificateSatisfies,
-  describeCertificate,
-  issueCertificate,
-  selfSignCa,
-} from "../../lib/pki/certificate";
+import { type CertificateSpec, certificateSatisfies, describeCertificate, issueCertificate, selfSignCa } from "../../lib/pki/certificate";
 import { PkiError } from "../../lib/pki/pki-error";
 import { FIXTURE_PKI_OPTIONS } from "../fixtures/make-fixture-pki";
 
@@ -45,8 +39,7 @@ interface ForgeExtension {
   value: string;
   [field: string]: unknown;
 }
-const extensionOf = (pem: string, name: string) =>
-  forge.pki.certificateFromPem(pem).getExtension(name) as ForgeExtension | null;
+const extensionOf = (pem: string, name: string) => forge.pki.certificateFromPem(pem).getExtension(name) as ForgeExtension | null;
 // The TBSCertificate's raw issuer (index 3) or subject (index 5), as DER bytes.
 const rawName = (pem: string, index: 3 | 5) => {
   const certificate = forge.asn1.fromDer(forge.pem.decode(pem)[0]!.body);
@@ -166,10 +159,7 @@ describe("issueCertificate", () => {
     // WHEN its subject attributes are read
     const attributes = forge.pki.certificateFromPem(certPem).subject.attributes;
     // THEN each value is a UTF8String
-    expect(attributes.map((attribute) => attribute.valueTagClass)).toEqual([
-      forge.asn1.Type.UTF8,
-      forge.asn1.Type.UTF8,
-    ]);
+    expect(attributes.map((attribute) => attribute.valueTagClass)).toEqual([forge.asn1.Type.UTF8, forge.asn1.Type.UTF8]);
   });
 
   test("the issuer is the CA's subject byte for byte, also for a non-ASCII CA name", () => {
@@ -212,11 +202,7 @@ describe("issueCertificate", () => {
     ["EC public key", { publicKeyPem: ecPublicPem }, /RSA/],
     ["EC CA key", { ca: { certPem: CA.certPem, keyPem: ecPrivatePem } }, /signed with RSA only/],
     ["empty common name", { spec: { ...MEMBER_SPEC, commonName: "" } }, /non-empty common name/],
-    [
-      "bad IPv4 address",
-      { spec: { ...MEMBER_SPEC, ipAddresses: ["172.16.0.300"] } },
-      /"172\.16\.0\.300" is not an IP address/,
-    ],
+    ["bad IPv4 address", { spec: { ...MEMBER_SPEC, ipAddresses: ["172.16.0.300"] } }, /"172\.16\.0\.300" is not an IP address/],
     ["IPv6 address with a zone", { spec: { ...MEMBER_SPEC, ipAddresses: ["fe80::1%eth0"] } }, /not an IP address/],
     ["DNS name with a space", { spec: { ...MEMBER_SPEC, dnsNames: ["my host"] } }, /"my host" is not a DNS name/],
     ["DNS label starting with -", { spec: { ...MEMBER_SPEC, dnsNames: ["-x.example.com"] } }, /not a DNS name/],

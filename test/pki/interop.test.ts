@@ -74,9 +74,7 @@ const MEMBERS: MemberCertificateRequest[] = [1, 2].map((n) => ({
 }));
 
 function planAndCommit(directory: string): void {
-  new PkiDirectory({ directory, keySize: 2048, caValidityDays: 3650, certificateValidityDays: 825 })
-    .plan(MEMBERS)
-    .commit();
+  new PkiDirectory({ directory, keySize: 2048, caValidityDays: 3650, certificateValidityDays: 825 }).plan(MEMBERS).commit();
 }
 
 describe("certificates from a new PKI directory", () => {
@@ -102,14 +100,7 @@ describe("certificates from a new PKI directory", () => {
     // GIVEN the admin certificate
     // WHEN openssl verifies it for each purpose
     const asClient = run("openssl", ["verify", "-CAfile", file("ca.pem"), "-purpose", "sslclient", file("admin.pem")]);
-    const asServer = runFailing("openssl", [
-      "verify",
-      "-CAfile",
-      file("ca.pem"),
-      "-purpose",
-      "sslserver",
-      file("admin.pem"),
-    ]);
+    const asServer = runFailing("openssl", ["verify", "-CAfile", file("ca.pem"), "-purpose", "sslserver", file("admin.pem")]);
     // THEN only the client purpose passes
     expect(asClient).toBe(`${file("admin.pem")}: OK\n`);
     expect(asServer.status).not.toBe(0);
@@ -119,23 +110,8 @@ describe("certificates from a new PKI directory", () => {
   test("openssl shows the member's SANs, server+client EKU, CA:FALSE and sha256WithRSAEncryption", () => {
     // GIVEN a member certificate
     // WHEN openssl prints it
-    const text = run("openssl", [
-      "x509",
-      "-in",
-      file("etcd_node1.pem"),
-      "-noout",
-      "-ext",
-      "subjectAltName,extendedKeyUsage",
-      "-text",
-    ]);
-    const constraints = run("openssl", [
-      "x509",
-      "-in",
-      file("etcd_node1.pem"),
-      "-noout",
-      "-ext",
-      "basicConstraints,keyUsage",
-    ]);
+    const text = run("openssl", ["x509", "-in", file("etcd_node1.pem"), "-noout", "-ext", "subjectAltName,extendedKeyUsage", "-text"]);
+    const constraints = run("openssl", ["x509", "-in", file("etcd_node1.pem"), "-noout", "-ext", "basicConstraints,keyUsage"]);
     // THEN it shows what etcd needs
     expect(text).toContain("DNS:localhost, IP Address:172.16.0.101, IP Address:127.0.0.1");
     expect(text).toContain("TLS Web Server Authentication, TLS Web Client Authentication");
@@ -147,15 +123,7 @@ describe("certificates from a new PKI directory", () => {
   test("openssl shows the admin's client-only EKU and no SANs", () => {
     // GIVEN the admin certificate
     // WHEN openssl prints it
-    const text = run("openssl", [
-      "x509",
-      "-in",
-      file("admin.pem"),
-      "-noout",
-      "-ext",
-      "subjectAltName,extendedKeyUsage",
-      "-text",
-    ]);
+    const text = run("openssl", ["x509", "-in", file("admin.pem"), "-noout", "-ext", "subjectAltName,extendedKeyUsage", "-text"]);
     // THEN it is a client certificate
     expect(text).toMatch(/Extended Key Usage:\s+TLS Web Client Authentication\n/);
     expect(text).not.toContain("Subject Alternative Name");
@@ -206,9 +174,7 @@ describe("a CA made by cfssl, dropped into the directory", () => {
     // WHEN openssl verifies it
     // THEN both purposes pass
     for (const purpose of ["sslserver", "sslclient"]) {
-      expect(run("openssl", ["verify", "-CAfile", file("ca.pem"), "-purpose", purpose, file(`${name}.pem`)])).toContain(
-        ": OK"
-      );
+      expect(run("openssl", ["verify", "-CAfile", file("ca.pem"), "-purpose", purpose, file(`${name}.pem`)])).toContain(": OK");
     }
   });
 
@@ -229,9 +195,7 @@ describe("a CA made by cfssl, dropped into the directory", () => {
     initCa(ecDir, { CN: "Example etcd CA" });
     // WHEN members are planned
     const plan = () =>
-      new PkiDirectory({ directory: ecDir, keySize: 2048, caValidityDays: 3650, certificateValidityDays: 825 }).plan(
-        MEMBERS
-      );
+      new PkiDirectory({ directory: ecDir, keySize: 2048, caValidityDays: 3650, certificateValidityDays: 825 }).plan(MEMBERS);
     // THEN a PkiError says what to do
     expect(plan).toThrow(PkiError);
     expect(plan).toThrow(`${path.join(ecDir, "ca-key.pem")} is not an RSA key (it is EC)`);

@@ -85,14 +85,7 @@ describe("PkiDirectory.plan on an empty directory", () => {
     plan.commit();
     // THEN exactly those files exist (no temporary leftovers), with their modes and the planned contents
     expect(modeOf(dir)).toBe(0o700);
-    expect(fs.readdirSync(dir).sort()).toEqual([
-      "admin-key.pem",
-      "admin.pem",
-      "ca-key.pem",
-      "ca.pem",
-      "m1-key.pem",
-      "m1.pem",
-    ]);
+    expect(fs.readdirSync(dir).sort()).toEqual(["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", "m1-key.pem", "m1.pem"]);
     for (const { path: file, mode } of plan.pendingWrites) expect(modeOf(file)).toBe(mode);
     const { material } = plan;
     expect(fs.readFileSync(material.paths.caCert, "utf8")).toBe(material.caCertPem);
@@ -131,11 +124,7 @@ describe("PkiDirectory.plan on an empty directory", () => {
 
   test("notBefore is the clock minus an hour, notAfter that plus the validity; serials are positive 16-byte and unique", () => {
     // GIVEN the base directory, planned at NOW
-    const certificates = [
-      baseMaterial.caCertPem,
-      baseMaterial.admin.certPem,
-      ...[...baseMaterial.members.values()].map((m) => m.certPem),
-    ];
+    const certificates = [baseMaterial.caCertPem, baseMaterial.admin.certPem, ...[...baseMaterial.members.values()].map((m) => m.certPem)];
     const infos = certificates.map(describeCertificate);
     // WHEN validity and serials are read
     const notBefore = new Date(NOW.getTime() - 3_600_000);
@@ -154,9 +143,7 @@ describe("PkiDirectory.plan on an empty directory", () => {
     // WHEN the admin certificate is issued
     const { material } = pkiDirectory(dir, { caValidityDays: 10 }).plan([]);
     // THEN it ends with the CA
-    expect(describeCertificate(material.admin.certPem).notAfter).toEqual(
-      describeCertificate(material.caCertPem).notAfter
-    );
+    expect(describeCertificate(material.admin.certPem).notAfter).toEqual(describeCertificate(material.caCertPem).notAfter);
   });
 
   test("the CA private key appears nowhere in the material", () => {
@@ -211,13 +198,9 @@ describe("PkiDirectory.plan on an existing directory", () => {
       ["m4-key.pem", KEY_MODE],
       ["m4.pem", CERT_MODE],
     ]);
-    for (const name of ["m1", "m2", "m3"])
-      expect(plan.material.members.get(name)).toEqual(baseMaterial.members.get(name));
+    for (const name of ["m1", "m2", "m3"]) expect(plan.material.members.get(name)).toEqual(baseMaterial.members.get(name));
     expect(plan.material.admin).toEqual(baseMaterial.admin);
-    expect(describeCertificate(plan.material.members.get("m4")!.certPem).ipAddresses).toEqual([
-      "10.0.0.4",
-      "127.0.0.1",
-    ]);
+    expect(describeCertificate(plan.material.members.get("m4")!.certPem).ipAddresses).toEqual(["10.0.0.4", "127.0.0.1"]);
     expect(fs.readdirSync(dir).sort()).toEqual([...fs.readdirSync(base), "m4-key.pem", "m4.pem"].sort());
   });
 
@@ -277,11 +260,7 @@ describe("PkiDirectory.plan on an existing directory", () => {
   });
 
   test.each([
-    [
-      "a key that does not match the certificate",
-      (file: string) => fs.writeFileSync(file, rsaKeyPem()),
-      [["m1.pem", CERT_MODE]],
-    ],
+    ["a key that does not match the certificate", (file: string) => fs.writeFileSync(file, rsaKeyPem()), [["m1.pem", CERT_MODE]]],
     [
       "a missing key",
       (file: string) => fs.rmSync(file),
@@ -340,13 +319,7 @@ describe("PkiDirectory.plan on an existing directory", () => {
     const plan = new PkiDirectory(FIXTURE_PKI_OPTIONS).plan(FIXTURE_MEMBERS);
     // THEN nothing would be written
     expect(plan.pendingWrites).toEqual([]);
-    expect([...plan.material.members.keys()]).toEqual([
-      "etcd_node1",
-      "etcd_node2",
-      "etcd_node3",
-      "etcd_node4",
-      "etcd_node5",
-    ]);
+    expect([...plan.material.members.keys()]).toEqual(["etcd_node1", "etcd_node2", "etcd_node3", "etcd_node4", "etcd_node5"]);
   });
 });
 
@@ -365,12 +338,7 @@ describe("PkiDirectory rejects", () => {
     passphrase: "secret",
   }) as string;
   test.each<[string, Record<string, string>, string, RegExp]>([
-    [
-      "ca.pem without ca-key.pem",
-      { "ca.pem": fixture("ca.pem") },
-      "ca-key.pem",
-      /is missing.*delete ca\.pem to have a new CA created/,
-    ],
+    ["ca.pem without ca-key.pem", { "ca.pem": fixture("ca.pem") }, "ca-key.pem", /is missing.*delete ca\.pem to have a new CA created/],
     [
       "ca-key.pem without ca.pem",
       { "ca-key.pem": fixture("ca-key.pem") },
@@ -389,12 +357,7 @@ describe("PkiDirectory rejects", () => {
       "ca-key.pem",
       /is not an RSA key \(it is EC\).*RSA only.*"key": \{"algo": "rsa", "size": 2048\}/,
     ],
-    [
-      "an encrypted CA key",
-      { "ca.pem": fixture("ca.pem"), "ca-key.pem": encrypted },
-      "ca-key.pem",
-      /is encrypted.*openssl pkey/,
-    ],
+    ["an encrypted CA key", { "ca.pem": fixture("ca.pem"), "ca-key.pem": encrypted }, "ca-key.pem", /is encrypted.*openssl pkey/],
     [
       "a CA key that is not PEM",
       { "ca.pem": fixture("ca.pem"), "ca-key.pem": "garbage" },
@@ -413,12 +376,7 @@ describe("PkiDirectory rejects", () => {
       "ca.pem",
       /not a CA certificate.*cfssl gencert -initca/,
     ],
-    [
-      "an expired CA",
-      { "ca.pem": expired, "ca-key.pem": fixture("ca-key.pem") },
-      "ca.pem",
-      /expired on 2021-01-01.*-renewca/,
-    ],
+    ["an expired CA", { "ca.pem": expired, "ca-key.pem": fixture("ca-key.pem") }, "ca.pem", /expired on 2021-01-01.*-renewca/],
   ])("%s, naming the file and the fix", (_, files, named, fix) => {
     // GIVEN a directory with a bad CA
     const dir = temporaryDirectory();
@@ -441,11 +399,7 @@ describe("PkiDirectory rejects", () => {
     ["a name with a space", ["node 1"], /cannot be a file name/],
     ["a duplicate", ["m1", "m1"], /member "m1" is listed twice/],
     ["x and x-key", ["m1", "m1-key"], /member "m1-key" needs m1-key\.pem .* belongs to member "m1"/],
-    [
-      "names differing in case only",
-      ["node1", "Node1"],
-      /member "Node1" needs Node1\.pem .* belongs to member "node1"/,
-    ],
+    ["names differing in case only", ["node1", "Node1"], /member "Node1" needs Node1\.pem .* belongs to member "node1"/],
   ])("member names: %s", (_, names, message) => {
     // GIVEN members whose files would clash or escape the directory
     const members = names.map((name) => ({ name, ipAddresses: [], dnsNames: [] }));

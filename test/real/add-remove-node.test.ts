@@ -37,7 +37,9 @@ test("applying the synth with node4 registers, launches and promotes it, in that
   const launched = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance/, /Creating\.\.\./);
   const promoting = lineIndex(log, /node4-membership_member/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js promote`));
   const promoted = lineIndex(log, /node4-membership_member/, /Creation complete/);
-  expect(lineIndex(log, /membership_register/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js add --name=etcd_node4`))).toBeGreaterThanOrEqual(0);
+  expect(
+    lineIndex(log, /membership_register/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js add --name=etcd_node4`))
+  ).toBeGreaterThanOrEqual(0);
   expect(lineIndex(log, /\[etcd add\] added etcd_node4/)).toBeLessThan(registered);
   expect([registered, launched, promoting, promoted].every((i) => i >= 0)).toBe(true);
   expect(registered).toBeLessThan(launched);
@@ -67,7 +69,11 @@ test("applying the synth with node4 removed runs its member remove before its VM
   process.stderr.write(`[real ${LAB}] apply with etcd_node4 removed printed:\n${log.join("\n")}\n`);
 
   // THEN its destroy-time `remove` ran from the deployer namespace and finished before its VM was destroyed
-  const removing = lineIndex(log, /node4-membership_member/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js remove --name=etcd_node4`));
+  const removing = lineIndex(
+    log,
+    /node4-membership_member/,
+    new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js remove --name=etcd_node4`)
+  );
   const removed = lineIndex(log, /node4-membership_member/, /Destruction complete/);
   const terminating = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance/, /Destroying\.\.\./);
   expect([removing, removed, terminating].every((i) => i >= 0)).toBe(true);

@@ -24,7 +24,12 @@ test("the partitioned leader is replaced, writes go on, and after healing it rea
   expect(lab.isRunning(oldLeader)).toBe(true);
   // AND writes through them succeed
   const during = await timed(LAB, "writes through the majority", () =>
-    putKeys(lab, "during", 20, others.map((m) => lab.clientUrl(m))),
+    putKeys(
+      lab,
+      "during",
+      20,
+      others.map((m) => lab.clientUrl(m))
+    )
   );
 
   // WHEN the partition heals

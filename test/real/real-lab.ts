@@ -114,7 +114,13 @@ export async function readKeys(lab: Lab, prefix: string, options: { member?: str
 }
 
 /** Polls one member's own (serializable) view until it holds every key of `expected`: replication may lag. */
-export async function expectMemberHolds(lab: Lab, member: string, prefix: string, expected: Record<string, string>, timeoutMs = 10_000): Promise<void> {
+export async function expectMemberHolds(
+  lab: Lab,
+  member: string,
+  prefix: string,
+  expected: Record<string, string>,
+  timeoutMs = 10_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const held = await readKeys(lab, prefix, { member }).catch(() => ({}));

@@ -25,7 +25,9 @@ test("a registered, unlaunched node4 is an unstarted learner, and with another m
   expect(node4!.name ?? "").toBe("");
   // AND the operator's status shows it as the recipe does
   const status = await labCli(["status", "--name", LAB]);
-  expect(status.lines).toContainEqual(expect.stringMatching(/^[0-9a-f]+\[unstarted\]: peerURLs=https:\/\/172\.16\.0\.104:2380 isLearner=true$/));
+  expect(status.lines).toContainEqual(
+    expect.stringMatching(/^[0-9a-f]+\[unstarted\]: peerURLs=https:\/\/172\.16\.0\.104:2380 isLearner=true$/)
+  );
   expect(status.lines).toContain("cluster is healthy: 3 voting member(s), 1 learner(s)");
 
   // WHEN another member is stopped

@@ -56,7 +56,14 @@ describe("clients must present a certificate from the cluster's CA with clientAu
     const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "other-ca-")), "pki");
     new PkiDirectory({ directory: other, keySize: 2048, caValidityDays: 30, certificateValidityDays: 30 }).plan([]).commit();
     const r = await fetchFrom("deployer", `${NODE1}:2379/v3/kv/range`, [
-      "--cacert", file("ca.pem"), "--cert", path.join(other, "admin.pem"), "--key", path.join(other, "admin-key.pem"), "-d", '{"key":"Zm9v"}',
+      "--cacert",
+      file("ca.pem"),
+      "--cert",
+      path.join(other, "admin.pem"),
+      "--key",
+      path.join(other, "admin-key.pem"),
+      "-d",
+      '{"key":"Zm9v"}',
     ]);
     expect(r.code).not.toBe(0);
     expect(r.body).not.toMatch(/cluster_id/);
@@ -64,11 +71,21 @@ describe("clients must present a certificate from the cluster's CA with clientAu
 
   test("GIVEN a certificate of the right CA but without clientAuth THEN it is refused", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "server-only-"));
-    const sh = (script: string) => execFileSync("sh", ["-c", script], { cwd: dir, env: { ...process.env, CA: file("ca.pem"), CAKEY: file("ca-key.pem") } });
+    const sh = (script: string) =>
+      execFileSync("sh", ["-c", script], { cwd: dir, env: { ...process.env, CA: file("ca.pem"), CAKEY: file("ca-key.pem") } });
     sh('openssl req -new -newkey rsa:2048 -nodes -keyout key.pem -subj "/CN=server-only" -out csr.pem 2>/dev/null');
-    sh('printf "extendedKeyUsage=serverAuth\\n" > ext && openssl x509 -req -in csr.pem -CA "$CA" -CAkey "$CAKEY" -set_serial 7 -days 1 -sha256 -extfile ext -out cert.pem 2>/dev/null');
+    sh(
+      'printf "extendedKeyUsage=serverAuth\\n" > ext && openssl x509 -req -in csr.pem -CA "$CA" -CAkey "$CAKEY" -set_serial 7 -days 1 -sha256 -extfile ext -out cert.pem 2>/dev/null'
+    );
     const r = await fetchFrom("deployer", `${NODE1}:2379/v3/kv/range`, [
-      "--cacert", file("ca.pem"), "--cert", path.join(dir, "cert.pem"), "--key", path.join(dir, "key.pem"), "-d", '{"key":"Zm9v"}',
+      "--cacert",
+      file("ca.pem"),
+      "--cert",
+      path.join(dir, "cert.pem"),
+      "--key",
+      path.join(dir, "key.pem"),
+      "-d",
+      '{"key":"Zm9v"}',
     ]);
     expect(r.code).not.toBe(0);
     expect(r.body).not.toMatch(/cluster_id/);
@@ -108,7 +125,9 @@ describe("secrets at rest", () => {
 
   test("THEN the CA private key appears in no synthesized file, and no member key either", () => {
     const secrets = ["ca-key.pem", ...SEED.map((m) => `${m.name}-key.pem`)].map((f) => fs.readFileSync(file(f), "utf8").split("\n")[1]);
-    const files = (fs.readdirSync(outdir, { recursive: true }) as string[]).map((f) => path.join(outdir, f)).filter((f) => fs.statSync(f).isFile());
+    const files = (fs.readdirSync(outdir, { recursive: true }) as string[])
+      .map((f) => path.join(outdir, f))
+      .filter((f) => fs.statSync(f).isFile());
     expect(files.length).toBeGreaterThan(2);
     for (const f of files) {
       const text = fs.readFileSync(f, "utf8");

@@ -34,7 +34,7 @@ test("three healthy members with the recipe's peer and client URLs", async () =>
 
   // THEN they are etcd_node1..3, voting, each at https://<its IP>:2380 and :2379
   expect(members.map((m) => [m.name, m.peerURLs, m.clientURLs, m.isLearner ?? false]).sort()).toEqual(
-    SEED.map((m) => [m.name, [`https://${m.privateIp}:2380`], [`https://${m.privateIp}:2379`], false]),
+    SEED.map((m) => [m.name, [`https://${m.privateIp}:2380`], [`https://${m.privateIp}:2379`], false])
   );
   expect(lab.memberNames.every((m) => lab.isRunning(m))).toBe(true);
 });
@@ -48,8 +48,20 @@ test("endpoint health --cluster is healthy over mutual TLS with the admin certif
   for (const m of SEED) expect(health.stdout + health.stderr).toContain(`https://${m.privateIp}:2379 is healthy`);
 
   // AND a client without a certificate is refused: the members require client certificates
-  const anonymous = await lab.exec("deployer", ["etcdctl", `--endpoints=${lab.clientUrl("etcd_node1")}`, `--cacert=${lab.pkiDirectory}/ca.pem`,
-    "--dial-timeout=2s", "--command-timeout=2s", "put", "anonymous", "x"], { env: { PATH: process.env.PATH!, ETCDCTL_API: "3" } });
+  const anonymous = await lab.exec(
+    "deployer",
+    [
+      "etcdctl",
+      `--endpoints=${lab.clientUrl("etcd_node1")}`,
+      `--cacert=${lab.pkiDirectory}/ca.pem`,
+      "--dial-timeout=2s",
+      "--command-timeout=2s",
+      "put",
+      "anonymous",
+      "x",
+    ],
+    { env: { PATH: process.env.PATH!, ETCDCTL_API: "3" } }
+  );
   expect(anonymous.code).not.toBe(0);
 });
 
@@ -62,7 +74,9 @@ test("`lab status` runs the library's status view inside the lab, in the recipe'
   for (const m of SEED) {
     const ip = m.privateIp.replace(/\./g, "\\.");
     expect(lines).toContainEqual(
-      expect.stringMatching(new RegExp(`^[0-9a-f]+: name=${m.name} peerURLs=https://${ip}:2380 clientURLs=https://${ip}:2379 isLeader=(true|false)$`)),
+      expect.stringMatching(
+        new RegExp(`^[0-9a-f]+: name=${m.name} peerURLs=https://${ip}:2380 clientURLs=https://${ip}:2379 isLeader=(true|false)$`)
+      )
     );
   }
   expect(lines.filter((l) => l.endsWith("isLeader=true"))).toHaveLength(1);

@@ -32,21 +32,49 @@ export function opensslPki(dir: string, memberKeyBits: number): TestPki {
   const openssl = requireTool("openssl", "openssl");
   const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: "pipe" });
   run(
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2",
-    "-subj", "/CN=test-etcd-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca-key.pem",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=test-etcd-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign"
   );
   const issue = (name: string, bits: number, extensions: string) => {
     writeFileSync(join(dir, `${name}.ext`), extensions);
     run("req", "-new", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
     run(
-      "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-      "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.pem`,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca-key.pem",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.pem`
     );
   };
   issue(
     "etcd_node1",
     memberKeyBits,
-    "subjectAltName=IP:127.0.0.1,IP:172.16.0.101,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+    "subjectAltName=IP:127.0.0.1,IP:172.16.0.101,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
   );
   issue("admin", 2048, "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n");
   return {
