@@ -2,6 +2,7 @@
 import { resolveInstallPlan } from "./etcd/releases";
 import { validateTuning } from "./etcd/tuning";
 import { architectureOf } from "./aws/architecture";
+import { Token } from "./cdktf";
 import { awsReservedAddresses, cidrContains, cidrSize, cidrWithin, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from "./net/ipv4";
 import type { EtcdClusterProps, EtcdMemberProps } from "./props";
 
@@ -18,6 +19,8 @@ const RESERVED_MEMBER_NAMES = new Set(["ca", "admin"]);
 // A name is used in ETCD_INITIAL_CLUSTER ("a=url,b=url"), file names and tags: keep it plain.
 const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const AMI_ID = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
+const AVAILABILITY_ZONE = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
 const CLUSTER_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const SANE_DNS_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -46,6 +49,25 @@ export function validateClusterProps(props: EtcdClusterProps): ValidationResult 
   const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
   if (!INSTANCE_TYPE.test(instanceType)) {
     errors.push(`instanceType is ${JSON.stringify(instanceType)}: give an EC2 instance type such as "t3.small" or "m7g.large"`);
+  }
+  // A token (another resource's attribute) is resolved by Terraform; only literals can be checked here.
+  if (props.ami !== undefined && !Token.isUnresolved(props.ami) && !AMI_ID.test(props.ami)) {
+    errors.push(
+      `ami is ${JSON.stringify(
+        props.ami
+      )}: give an AMI id such as "ami-0abcdef1234567890", or leave it out for the latest Amazon Linux 2023`
+    );
+  }
+  if (
+    props.availabilityZone !== undefined &&
+    !Token.isUnresolved(props.availabilityZone) &&
+    !AVAILABILITY_ZONE.test(props.availabilityZone)
+  ) {
+    errors.push(
+      `availabilityZone is ${JSON.stringify(
+        props.availabilityZone
+      )}: give a zone name such as "us-east-1a", or leave it out for AWS to choose`
+    );
   }
   if (props.rootVolumeSizeGiB !== undefined && !isIntegerIn(props.rootVolumeSizeGiB, 8, 16384)) {
     errors.push(`rootVolumeSizeGiB is ${props.rootVolumeSizeGiB}: give a whole number of GiB from 8 to 16384`);

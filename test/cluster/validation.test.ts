@@ -1,5 +1,9 @@
 import * as fs from "node:fs";
-import { EtcdClusterConfigError, type EtcdClusterProps } from "../../lib";
+import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { EtcdCluster, EtcdClusterConfigError, type EtcdClusterProps } from "../../lib";
+import { Fn, TerraformStack, Testing } from "../../lib/cdktf";
 import { SEED, synthCluster, tempPki } from "../support/synth";
 
 const m = (name: string, privateIp: string) => ({ name, privateIp });
@@ -53,6 +57,8 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       /subnetCidr is "172\.16\.0\.5\/24": give a network in CIDR form with its host bits zero/,
     ],
     ["a bad client CIDR", { clientCidrs: ["10.0.0.0/33"] }, /clientCidrs\[0\] is "10\.0\.0\.0\/33"/],
+    ["a malformed AMI id", { ami: "ubuntu-22.04" }, /ami is "ubuntu-22\.04": give an AMI id such as "ami-0abcdef1234567890"/],
+    ["a region for a zone", { availabilityZone: "us-east-1" }, /availabilityZone is "us-east-1": give a zone name such as "us-east-1a"/],
     ["a bad instance type", { instanceType: "large" }, /instanceType is "large": give an EC2 instance type such as "t3\.small"/],
     ["a tiny root volume", { rootVolumeSizeGiB: 2 }, /rootVolumeSizeGiB is 2: give a whole number of GiB from 8 to 16384/],
     ["a bad cluster token", { initialClusterToken: "a b" }, /initialClusterToken is "a b"/],
@@ -96,6 +102,22 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     );
     expect(fs.readdirSync(pkiDirectory)).toEqual([]);
   });
+});
+
+test("GIVEN an AMI and a zone from other resources (tokens) THEN they pass through to Terraform unchecked", () => {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, "tokens");
+  new AwsProvider(stack, "aws", { region: "us-east-1" });
+  const ami = new DataAwsAmi(stack, "ami", { mostRecent: true, owners: ["self"] });
+  const zones = new DataAwsAvailabilityZones(stack, "zones", {});
+  new EtcdCluster(stack, "etcd", {
+    members: SEED,
+    ami: ami.id,
+    availabilityZone: Fn.element(zones.names, 0),
+    pki: { directory: tempPki() },
+  });
+  const json = JSON.parse(Testing.synth(stack));
+  expect(Object.values(json.resource.aws_instance as Record<string, any>)[0].ami).toBe("${data.aws_ami.ami.id}");
 });
 
 describe("allowed but unwise props synthesize with a warning", () => {
