@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "../../lib/cli/certificate-expiry";
+import { main } from "../../lib/cli/main";
 import { formatHealth, formatMemberList, hexId, type ClusterStatus } from "../../lib/cli/cluster-status";
 import { resolveConnection, UsageError } from "../../lib/cli/connection";
 import { FIXTURE_PKI, synthCluster } from "../support/synth";
@@ -101,5 +102,39 @@ describe("where the CLI finds the cluster", () => {
   test("GIVEN nothing THEN the error says every way to name the cluster", () => {
     expect(() => resolveConnection({}, {})).toThrow(UsageError);
     expect(() => resolveConnection({}, {})).toThrow(/--stack cdktf.out\/stacks\/<stack>, or --endpoints URL,URL and --pki/);
+  });
+});
+
+describe("the CLI's errors for a cluster it cannot use", () => {
+  const run = async (...argv: string[]) => {
+    const lines: string[] = [];
+    const code = await main(argv, (l) => lines.push(l));
+    return { code, text: lines.join("\n") };
+  };
+
+  test("GIVEN nothing listening THEN status exits 1 naming the endpoint and what to check", async () => {
+    const { code, text } = await run("status", "--endpoints", "https://127.0.0.1:9", "--pki", FIXTURE_PKI);
+    expect(code).toBe(1);
+    expect(text).toMatch(
+      /^etcd-cluster status: no etcd endpoint answered:\n\s+https:\/\/127\.0\.0\.1:9: connection refused: is etcd running there/
+    );
+  });
+
+  test("GIVEN a PKI directory without the admin certificate THEN the error names the file and the flag", async () => {
+    const { code, text } = await run(
+      "members",
+      "--endpoints",
+      "https://127.0.0.1:9",
+      "--pki",
+      fs.mkdtempSync(path.join(os.tmpdir(), "no-pki-"))
+    );
+    expect(code).toBe(1);
+    expect(text).toMatch(/cannot read the CA certificate \(--cacert\) .*ca\.pem/);
+  });
+
+  test("GIVEN an unknown command THEN usage is printed with exit 2", async () => {
+    const { code, text } = await run("frobnicate");
+    expect(code).toBe(2);
+    expect(text).toMatch(/^usage: etcd-cluster <command>/);
   });
 });
