@@ -248,9 +248,9 @@ describe("EtcdCluster composes with the user's network", () => {
   });
 
   test("GIVEN an explicit AMI, instance type, key pair and tags THEN they are used and no AMI is looked up", () => {
-    const { json } = synthCluster({ ami: "ami-0123", instanceType: "m7g.large", keyName: "ops", tags: { team: "platform" } });
+    const { json } = synthCluster({ ami: "ami-0123456789abcdef0", instanceType: "m7g.large", keyName: "ops", tags: { team: "platform" } });
     expect(json.data?.aws_ami).toBeUndefined();
-    expect(instanceOf(json, "etcd_node1")).toMatchObject({ ami: "ami-0123", instance_type: "m7g.large", key_name: "ops" });
+    expect(instanceOf(json, "etcd_node1")).toMatchObject({ ami: "ami-0123456789abcdef0", instance_type: "m7g.large", key_name: "ops" });
     expect(instanceOf(json, "etcd_node1").tags).toMatchObject({ team: "platform", Name: "etcd_node1" });
     // A Graviton type gets the arm64 etcd build.
     expect(userDataOf(json, "etcd_node1")).toContain("linux-arm64.tar.gz");
