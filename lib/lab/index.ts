@@ -1,5 +1,7 @@
-export { labUp, labDown, Lab, DEFAULT_LAB, hostTools } from "./lab";
-export type { LabUpOptions, ApplyOptions, ApplyResult, ApplyStep, LabTools } from "./lab";
+export { labUp, labDown, Lab, DEFAULT_LAB } from "./lab";
+export { hostTools } from "./host-checks";
+export type { LabUpOptions, ApplyOptions, ApplyResult, ApplyStep } from "./lab";
+export type { LabTools } from "./host-checks";
 export { readLabStack } from "./stack";
 export type { LabStack, LabMember, LabUnit, LabFile } from "./stack";
 export type { LabNetwork, LabEndpoint } from "./network";

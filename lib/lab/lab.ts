@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
 import { AppliedResource, planApply } from "./apply-plan";
-import { CommandResult, hostPath, run, RunOptions, runStreaming, sleep, which } from "./command";
+import { CommandResult, hostPath, run, RunOptions, runStreaming, sleep } from "./command";
 import { walkGraph } from "./graph-walk";
+import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
 import { checkKeyFetch, keyFetchOf, providerRegion, readSsmParameters, runFetchKey } from "./key-delivery";
-import { resolveGroup, resolveOwner, resolveUser } from "./host-users";
 import { memberMountDirs, prepareMemberRoot } from "./member-root";
 import { startMember } from "./member-process";
 import {
@@ -15,13 +15,12 @@ import {
   deleteNamespaces,
   existingNamespaces,
   LabNetwork,
-  labNamespaces,
   memberEndpoint,
   planLabNetwork,
   setBridgePort,
 } from "./network";
 import { isAlive, signalAndWait } from "./process-identity";
-import { LabMember, LabStack, readLabStack } from "./stack";
+import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
 import { LocalExec, readStackResources, StackResource } from "./stack-resources";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 
@@ -168,78 +167,6 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
     // A labUp that died between creating its home and writing the state file leaves it empty.
     rmdirSync(labHome(labName));
   }
-}
-
-/** Host tools the lab runs, resolved once. */
-export interface LabTools {
-  readonly etcd: string;
-  readonly etcdctl: string;
-}
-
-function preflight(name: string): LabTools {
-  validateLabName(name);
-  const tools = hostTools();
-  if (existsSync(labHome(name))) throw alreadyRunning(name);
-  return tools;
-}
-
-/** Root and the host tools the lab runs; a clear refusal naming the package when one is missing. */
-export function hostTools(): LabTools {
-  if (process.getuid?.() !== 0) {
-    throw new Error("the etcd lab must run as root (it creates network namespaces and mounts, and runs etcd as its unit's user)");
-  }
-  const etcd = which("etcd");
-  const etcdctl = which("etcdctl");
-  if (!etcd || !etcdctl) {
-    throw new Error(`etcd is not installed (no ${etcd ? "etcdctl" : "etcd"} on PATH): apt-get install etcd-server etcd-client`);
-  }
-  const tools = [
-    ["ip", "iproute2"],
-    ["ss", "iproute2"],
-    ["unshare", "util-linux"],
-    ["setpriv", "util-linux"],
-    ["mount", "mount"],
-    ["getent", "libc-bin"],
-  ];
-  for (const [tool, pkg] of tools) {
-    if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
-  }
-  return { etcd, etcdctl };
-}
-
-function alreadyRunning(name: string): Error {
-  return new Error(
-    `lab "${name}" is already running (${labHome(name)}/state.json exists); ` + `run labDown("${name}") first, or give another labName`
-  );
-}
-
-/** Everything that can be checked before anything is created, so a refusal leaves nothing behind. */
-function validateHost(name: string, stack: LabStack, network: LabNetwork, pki: string): void {
-  for (const file of ["ca.pem", "admin.pem", "admin-key.pem"]) {
-    if (!existsSync(join(pki, file))) throw new Error(`PKI directory ${pki} has no ${file}`);
-  }
-  const existing = existingNamespaces();
-  const clash = labNamespaces(network).filter((ns) => existing.includes(ns));
-  if (clash.length > 0) {
-    throw new Error(`network namespaces ${clash.join(", ")} already exist but no lab "${name}" is recorded; delete them first`);
-  }
-  stack.members.forEach(validateMember);
-}
-
-/** What running a member needs of this host and of its user data. */
-function validateMember(m: LabMember): void {
-  clientUrl(m);
-  memberMountDirs(m);
-  resolveUser(m.unit.user);
-  if (m.unit.group !== undefined) resolveGroup(m.unit.group);
-  m.files.forEach((f) => resolveOwner(f.owner));
-}
-
-/** The URL the deployer reaches a member's client API at: its first advertised client URL. */
-function clientUrl(member: LabMember): string {
-  const url = member.conf.ETCD_ADVERTISE_CLIENT_URLS?.split(",")[0].trim();
-  if (!url) throw new Error(`${member.name}: no ETCD_ADVERTISE_CLIENT_URLS`);
-  return url;
 }
 
 function logTail(path: string, lines = 15): string {

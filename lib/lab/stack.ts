@@ -134,3 +134,10 @@ function chooseNetwork(resources: Resources, ips: number[]): Ipv4Cidr {
   }
   throw new Error(`member IPs span more than a /16 and no VPC CIDR holds them all`);
 }
+
+/** The URL the deployer reaches a member's client API at: its first advertised client URL. */
+export function clientUrl(member: LabMember): string {
+  const url = member.conf.ETCD_ADVERTISE_CLIENT_URLS?.split(",")[0].trim();
+  if (!url) throw new Error(`${member.name}: no ETCD_ADVERTISE_CLIENT_URLS`);
+  return url;
+}

@@ -1,0 +1,75 @@
+// What the lab needs of this host, checked before anything is created so that a refusal leaves
+// nothing behind: root, the tools (each refusal names its Debian package), users, free names.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { which } from "./command";
+import { resolveGroup, resolveOwner, resolveUser } from "./host-users";
+import { memberMountDirs } from "./member-root";
+import { existingNamespaces, LabNetwork, labNamespaces } from "./network";
+import { clientUrl, LabMember, LabStack } from "./stack";
+import { labHome, validateLabName } from "./state";
+
+/** Host tools the lab runs, resolved once. */
+export interface LabTools {
+  readonly etcd: string;
+  readonly etcdctl: string;
+}
+
+export function preflight(name: string): LabTools {
+  validateLabName(name);
+  const tools = hostTools();
+  if (existsSync(labHome(name))) throw alreadyRunning(name);
+  return tools;
+}
+
+/** Root and the host tools the lab runs; a clear refusal naming the package when one is missing. */
+export function hostTools(): LabTools {
+  if (process.getuid?.() !== 0) {
+    throw new Error("the etcd lab must run as root (it creates network namespaces and mounts, and runs etcd as its unit's user)");
+  }
+  const etcd = which("etcd");
+  const etcdctl = which("etcdctl");
+  if (!etcd || !etcdctl) {
+    throw new Error(`etcd is not installed (no ${etcd ? "etcdctl" : "etcd"} on PATH): apt-get install etcd-server etcd-client`);
+  }
+  const tools = [
+    ["ip", "iproute2"],
+    ["ss", "iproute2"],
+    ["unshare", "util-linux"],
+    ["setpriv", "util-linux"],
+    ["mount", "mount"],
+    ["getent", "libc-bin"],
+  ];
+  for (const [tool, pkg] of tools) {
+    if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
+  }
+  return { etcd, etcdctl };
+}
+
+export function alreadyRunning(name: string): Error {
+  return new Error(
+    `lab "${name}" is already running (${labHome(name)}/state.json exists); ` + `run labDown("${name}") first, or give another labName`
+  );
+}
+
+/** Everything that can be checked before anything is created, so a refusal leaves nothing behind. */
+export function validateHost(name: string, stack: LabStack, network: LabNetwork, pki: string): void {
+  for (const file of ["ca.pem", "admin.pem", "admin-key.pem"]) {
+    if (!existsSync(join(pki, file))) throw new Error(`PKI directory ${pki} has no ${file}`);
+  }
+  const existing = existingNamespaces();
+  const clash = labNamespaces(network).filter((ns) => existing.includes(ns));
+  if (clash.length > 0) {
+    throw new Error(`network namespaces ${clash.join(", ")} already exist but no lab "${name}" is recorded; delete them first`);
+  }
+  stack.members.forEach(validateMember);
+}
+
+/** What running a member needs of this host and of its user data. */
+export function validateMember(m: LabMember): void {
+  clientUrl(m);
+  memberMountDirs(m);
+  resolveUser(m.unit.user);
+  if (m.unit.group !== undefined) resolveGroup(m.unit.group);
+  m.files.forEach((f) => resolveOwner(f.owner));
+}
