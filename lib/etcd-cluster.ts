@@ -43,7 +43,7 @@ const DEFAULTS = {
  * listing each problem, and the PKI directory is only touched once the whole cluster renders.
  */
 export class EtcdCluster extends Construct {
-  /** https://IP:2379 of every member that is not removed. */
+  /** https://IP:2379 of every member whose VM runs (neither removed nor registerOnly). */
   readonly clientEndpoints: string[];
   /** The members' security group. */
   readonly securityGroupId: string;
@@ -166,7 +166,7 @@ export class EtcdCluster extends Construct {
 
   /** The membership script as a Terraform asset, and the admin certificate for it. */
   private membershipAccess(fromStack: (file: string) => string): MembershipAccess {
-    // One file, so the asset (and the commands naming it) is the same from lib/ and from dist/.
+    // One file, not its directory: under dist/ the directory also holds .d.ts files.
     const asset = new TerraformAsset(this, "membership-script", {
       path: path.join(__dirname, "membership", "etcd-membership.js"),
       type: AssetType.FILE,
