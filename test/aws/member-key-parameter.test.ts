@@ -1,5 +1,4 @@
-import { execFileSync } from "child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
@@ -8,7 +7,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { MemberKeyParameter, type MemberKeyParameterProps } from "../../lib/aws/member-key-parameter";
 import { TerraformOutput, TerraformStack, Testing } from "../../lib/cdktf";
-import { requireTool } from "../support/tools";
+import { terraformOutputs } from "../support/terraform";
 
 const KEY_FIXTURE = join(__dirname, "..", "fixtures", "insecure-test-pki", "etcd_node1-key.pem");
 const KEY_FILE = "../../../.etcd-pki/etcd_node1-key.pem";
@@ -156,7 +155,6 @@ describe("the file() expression under real Terraform", () => {
 
   test("GIVEN the synthesized value_wo and a key at its relative path WHEN terraform evaluates it THEN it is the key file's content", () => {
     // GIVEN a stack directory three levels below the project, as cdktf.out/stacks/<stack> is, and the key in .etcd-pki
-    const terraform = requireTool("terraform", "terraform");
     const stackDir = join(dir, "project", "cdktf.out", "stacks", "stack");
     mkdirSync(stackDir, { recursive: true });
     mkdirSync(join(dir, "project", ".etcd-pki"));
@@ -164,17 +162,9 @@ describe("the file() expression under real Terraform", () => {
     // ... and the exact string cdktf synthesized, as a local and an output (no provider needed: this runs offline)
     const valueWo = synth().only("aws_ssm_parameter").value_wo as string;
     expect(valueWo).toBe(FILE_EXPRESSION);
-    writeFileSync(join(stackDir, "main.tf.json"), JSON.stringify({ locals: { key: valueWo }, output: { key: { value: "${local.key}" } } }));
     // WHEN
-    const run = (...args: string[]) =>
-      execFileSync(terraform, args, {
-        cwd: stackDir,
-        encoding: "utf8",
-        env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" },
-      });
-    run("init", "-input=false", "-no-color");
-    run("apply", "-auto-approve", "-input=false", "-no-color");
+    const { key } = terraformOutputs(stackDir, { locals: { key: valueWo }, output: { key: { value: "${local.key}" } } }, ["key"]);
     // THEN
-    expect(run("output", "-raw", "key")).toBe(readFileSync(KEY_FIXTURE, "utf8"));
+    expect(key).toBe(readFileSync(KEY_FIXTURE, "utf8"));
   });
 });

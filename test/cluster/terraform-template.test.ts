@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { escapeTemplate, unescapeTemplate } from "../../lib/terraform-string";
 import { instanceOf, synthCluster, userDataOf } from "../support/synth";
+import { terraformOutputs } from "../support/terraform";
 
 // Terraform itself evaluates the escaped user data (an output needs no provider, so this runs
 // offline) and must hand back exactly the cloud-config the renderers produced.
@@ -13,27 +13,15 @@ describe("user data survives Terraform's template evaluation", () => {
     const { json } = synthCluster();
     const tricky = 'echo "${HOME}" %{ if true }x%{ endif } $${kept} 100% $HOME';
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tf-template-"));
-    fs.writeFileSync(
-      path.join(dir, "main.tf.json"),
-      JSON.stringify({
-        output: {
-          user_data: { value: instanceOf(json, "etcd_node1").user_data },
-          tricky: { value: escapeTemplate(tricky) },
-        },
-      })
+    // WHEN terraform evaluates both
+    const outputs = terraformOutputs(
+      dir,
+      { output: { user_data: { value: instanceOf(json, "etcd_node1").user_data }, tricky: { value: escapeTemplate(tricky) } } },
+      ["user_data", "tricky"]
     );
-    // WHEN
-    const terraform = (...args: string[]) =>
-      execFileSync("terraform", args, {
-        cwd: dir,
-        encoding: "utf8",
-        env: { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" },
-      });
-    terraform("init", "-input=false", "-no-color");
-    terraform("apply", "-auto-approve", "-input=false", "-no-color");
     // THEN
-    expect(terraform("output", "-raw", "user_data")).toBe(userDataOf(json, "etcd_node1"));
-    expect(terraform("output", "-raw", "tricky")).toBe(tricky);
+    expect(outputs.user_data).toBe(userDataOf(json, "etcd_node1"));
+    expect(outputs.tricky).toBe(tricky);
   });
 
   test.each(["${HOME}", "%{ if x }", "$${already}", "plain $HOME", "100%"])("escape then unescape gives back %s", (text) => {

@@ -1,22 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Lab, labDown, labUp } from "../../lib/lab";
-import { makeLabInput } from "./make-stack";
+import type { Lab } from "../../lib/lab";
+import { useFixtureLab } from "./make-stack";
 
 const LAB = "labfault";
-let input: ReturnType<typeof makeLabInput>;
+const fixture = useFixtureLab(LAB);
 let lab: Lab;
 
-beforeAll(async () => {
-  input = makeLabInput();
-  const t = Date.now();
-  lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB });
-  process.stderr.write(`[test] ${LAB}: labUp to all healthy in ${((Date.now() - t) / 1000).toFixed(2)} s\n`);
-});
-
-afterAll(async () => {
-  await labDown(LAB);
-  input?.remove();
+beforeAll(() => {
+  lab = fixture.lab;
 });
 
 /** Polls a serializable (member-local) read until it returns `value`, so replication lag does not fail the test. */

@@ -1,22 +1,15 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
-import { Lab, labDown, labUp } from "../../lib/lab";
-import { makeLabInput, THREE_MEMBERS } from "./make-stack";
+import type { Lab } from "../../lib/lab";
+import { makeLabInput, useFixtureLab, THREE_MEMBERS } from "./make-stack";
 
 const LAB = "labup";
+const fixture = useFixtureLab(LAB);
 let input: ReturnType<typeof makeLabInput>;
 let lab: Lab;
 
-beforeAll(async () => {
-  input = makeLabInput();
-  const t = Date.now();
-  lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB });
-  process.stderr.write(`[test] ${LAB}: labUp to all healthy in ${((Date.now() - t) / 1000).toFixed(2)} s\n`);
-});
-
-afterAll(async () => {
-  await labDown(LAB);
-  input?.remove();
+beforeAll(() => {
+  ({ input, lab } = fixture);
 });
 
 test("three members come up healthy with their static IPs as peer URLs", async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import { Lab, labDown, labUp } from "../../lib/lab";
 
 /**
  * Stand-ins for what the EtcdCluster construct synthesizes, in the lab's input contract's shape,
@@ -142,4 +143,33 @@ export function makeLabInput(members: StackMember[] = THREE_MEMBERS): { pkiDir: 
   const dir = mkdtempSync(join(tmpdir(), "etcd-lab-test-"));
   makeStack(dir, FIXTURE_PKI, members);
   return { pkiDir: FIXTURE_PKI, stackDir: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A lab of the 3-member test stack for one suite: up before its tests (time to healthy printed),
+ * down after them, also when they fail. Suites read `.lab` and `.input` inside their tests.
+ */
+export function useFixtureLab(labName: string): { readonly lab: Lab; readonly input: ReturnType<typeof makeLabInput> } {
+  let input: ReturnType<typeof makeLabInput> | undefined;
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    input = makeLabInput();
+    const t = Date.now();
+    lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName });
+    process.stderr.write(`[test] ${labName}: labUp to all healthy in ${((Date.now() - t) / 1000).toFixed(2)} s\n`);
+  });
+  afterAll(async () => {
+    await labDown(labName);
+    input?.remove();
+  });
+  return {
+    get lab(): Lab {
+      if (!lab) throw new Error(`lab ${labName} is not up: its beforeAll failed`);
+      return lab;
+    },
+    get input() {
+      if (!input) throw new Error(`lab ${labName} has no input: its beforeAll failed`);
+      return input;
+    },
+  };
 }

@@ -1,19 +1,14 @@
-import { Lab, labDown, labUp } from "../../lib/lab";
-import { makeLabInput } from "./make-stack";
+import { Lab, labUp } from "../../lib/lab";
+import { makeLabInput, useFixtureLab } from "./make-stack";
 import { runInChild } from "./run-in-child";
 
 const LAB = "labrefuse";
+const fixture = useFixtureLab(LAB);
 let input: ReturnType<typeof makeLabInput>;
 let lab: Lab;
 
-beforeAll(async () => {
-  input = makeLabInput();
-  lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB });
-});
-
-afterAll(async () => {
-  await labDown(LAB);
-  input?.remove();
+beforeAll(() => {
+  ({ input, lab } = fixture);
 });
 
 test("labUp refuses a lab name that is already running, and leaves that lab alone", async () => {

@@ -26,6 +26,22 @@ async function fetchFrom(where: string, url: string, tls: string[] = []): Promis
 }
 
 const file = (name: string) => path.join(pki, name);
+
+/** A read from the deployer namespace presenting `cert`/`key`; asserts etcd gave nothing back. */
+async function expectRefusedWith(cert: string, key: string): Promise<void> {
+  const r = await fetchFrom("deployer", `${NODE1}:2379/v3/kv/range`, [
+    "--cacert",
+    file("ca.pem"),
+    "--cert",
+    cert,
+    "--key",
+    key,
+    "-d",
+    '{"key":"Zm9v"}',
+  ]);
+  expect(r.code).not.toBe(0);
+  expect(r.body).not.toMatch(/cluster_id/);
+}
 const admin = () => ["--cacert", file("ca.pem"), "--cert", file("admin.pem"), "--key", file("admin-key.pem")];
 
 beforeAll(async () => {
@@ -55,18 +71,7 @@ describe("clients must present a certificate from the cluster's CA with clientAu
   test("GIVEN a client certificate from another CA THEN it is refused", async () => {
     const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "other-ca-")), "pki");
     new PkiDirectory({ directory: other, keySize: 2048, caValidityDays: 30, certificateValidityDays: 30 }).plan([]).commit();
-    const r = await fetchFrom("deployer", `${NODE1}:2379/v3/kv/range`, [
-      "--cacert",
-      file("ca.pem"),
-      "--cert",
-      path.join(other, "admin.pem"),
-      "--key",
-      path.join(other, "admin-key.pem"),
-      "-d",
-      '{"key":"Zm9v"}',
-    ]);
-    expect(r.code).not.toBe(0);
-    expect(r.body).not.toMatch(/cluster_id/);
+    await expectRefusedWith(path.join(other, "admin.pem"), path.join(other, "admin-key.pem"));
   });
 
   test("GIVEN a certificate of the right CA but without clientAuth THEN it is refused", async () => {
@@ -77,18 +82,7 @@ describe("clients must present a certificate from the cluster's CA with clientAu
     sh(
       'printf "extendedKeyUsage=serverAuth\\n" > ext && openssl x509 -req -in csr.pem -CA "$CA" -CAkey "$CAKEY" -set_serial 7 -days 1 -sha256 -extfile ext -out cert.pem 2>/dev/null'
     );
-    const r = await fetchFrom("deployer", `${NODE1}:2379/v3/kv/range`, [
-      "--cacert",
-      file("ca.pem"),
-      "--cert",
-      path.join(dir, "cert.pem"),
-      "--key",
-      path.join(dir, "key.pem"),
-      "-d",
-      '{"key":"Zm9v"}',
-    ]);
-    expect(r.code).not.toBe(0);
-    expect(r.body).not.toMatch(/cluster_id/);
+    await expectRefusedWith(path.join(dir, "cert.pem"), path.join(dir, "key.pem"));
   });
 
   test("GIVEN plain http THEN etcd serves nothing (3.4 hangs up, later versions answer 400)", async () => {
