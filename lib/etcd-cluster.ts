@@ -26,6 +26,9 @@ import {
   validateClusterProps,
 } from "./validation";
 
+/** The Terraform versions the synthesized stack works with. */
+export const REQUIRED_TERRAFORM = ">= 1.11";
+
 const DEFAULTS = {
   rootVolumeSizeGiB: 20,
   keySize: 2048,
@@ -56,6 +59,8 @@ export class EtcdCluster extends Construct {
 
   private readonly securityGroup: EtcdSecurityGroup;
   private readonly instances = new Map<string, MemberInstance>();
+  /** Members whose aws_instance has count 0, and why. */
+  private readonly withoutVm = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -90,6 +95,10 @@ export class EtcdCluster extends Construct {
     pki.commit();
     warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));
 
+    // Write-only arguments (the key parameters' value_wo) need Terraform 1.11: an older one would
+    // fail on them with a message that does not say so.
+    TerraformStack.of(this).addOverride("terraform.required_version", REQUIRED_TERRAFORM);
+
     const tags = { ...props.tags, "etcd:cluster": this.initialClusterToken };
     const existing = props.vpcId && props.subnetId ? { vpcId: props.vpcId, subnetId: props.subnetId } : undefined;
     const network = new ClusterNetwork(this, "network", {
@@ -112,6 +121,7 @@ export class EtcdCluster extends Construct {
     const fromStack = (file: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, file)).split(path.sep).join("/");
     const access = this.membershipAccess(fromStack);
     let previousJoiner: ITerraformDependable | undefined;
+    let previousMember: ITerraformDependable | undefined;
     for (const member of members) {
       const lifecycle = new MemberLifecycle(this, `${member.name}-membership`, {
         member,
@@ -134,7 +144,6 @@ export class EtcdCluster extends Construct {
             })
           : undefined;
       const instance = new MemberInstance(this, member.name, {
-        name: member.name,
         privateIp: member.privateIp,
         subnetId: member.subnetId ?? network.subnetId,
         securityGroupIds: [this.securityGroupId],
@@ -150,7 +159,9 @@ export class EtcdCluster extends Construct {
         dependsOn: [...(lifecycle.registration ? [lifecycle.registration] : []), ...(keyParameter?.instanceDependencies ?? [])],
       });
       this.instances.set(member.name, instance);
-      const steps = lifecycle.attach(instance.instance);
+      if (!running) this.withoutVm.set(member.name, member.removed ? "removed" : "registerOnly (registered, not launched)");
+      const steps = lifecycle.attach(instance.instance, previousMember);
+      previousMember = steps;
       // etcd takes one learner at a time: the next joiner registers once this one votes.
       if (member.initialClusterState === "existing") previousJoiner = steps;
     }
@@ -185,6 +196,14 @@ export class EtcdCluster extends Construct {
     if (!instance) {
       throw new Error(
         `EtcdCluster ${this.node.path}: no member named ${JSON.stringify(name)}: members are ${[...this.instances.keys()].join(", ")}`
+      );
+    }
+    const idle = this.withoutVm.get(name);
+    if (idle) {
+      throw new Error(
+        `EtcdCluster ${this.node.path}: member ${JSON.stringify(
+          name
+        )} has no VM to compose with: it is ${idle} (its aws_instance has count 0)`
       );
     }
     return instance;

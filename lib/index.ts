@@ -4,3 +4,5 @@ export type { EtcdTuning } from "./etcd/tuning";
 export type { EtcdClientSource } from "./aws/security-group";
 export { EtcdClusterConfigError, USER_DATA_LIMIT_BYTES } from "./validation";
 export { ETCD_RELEASES, DEFAULT_ETCD_VERSION } from "./etcd/releases";
+export { REQUIRED_TERRAFORM } from "./etcd-cluster";
+export type { MemberInstance } from "./aws/member-instance";

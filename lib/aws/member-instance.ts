@@ -1,10 +1,9 @@
 import { Construct } from "constructs";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
-import type { ITerraformDependable } from "../cdktf";
+import { ref, type IResolvable, type ITerraformDependable } from "../cdktf";
 import { escapeTemplate } from "../terraform-string";
 
 export interface MemberInstanceProps {
-  readonly name: string;
   readonly privateIp: string;
   readonly subnetId: string;
   readonly securityGroupIds: string[];
@@ -22,13 +21,25 @@ export interface MemberInstanceProps {
   readonly count: 0 | 1;
 }
 
+/**
+ * An `aws_instance` with `count`, whose attributes a user composes with: Terraform rejects
+ * `aws_instance.x.id` on a counted resource ("Missing resource instance key"), so every attribute
+ * reference names instance 0, the only one there is.
+ */
+class CountedInstance extends Instance {
+  interpolationForAttribute(terraformAttribute: string): IResolvable {
+    return ref(`${this.terraformResourceType}.${this.friendlyUniqueId}[0].${terraformAttribute}`, this.cdktfStack);
+  }
+}
+
 /** One member's VM: static private IP, IMDSv2 only, encrypted root volume. */
 export class MemberInstance extends Construct {
+  /** The VM. Its attributes (`id`, `arn`, `privateIp`, ...) are references Terraform accepts in any other resource. */
   readonly instance: Instance;
 
   constructor(scope: Construct, id: string, props: MemberInstanceProps) {
     super(scope, id);
-    this.instance = new Instance(this, "instance", {
+    this.instance = new CountedInstance(this, "instance", {
       ami: props.ami,
       instanceType: props.instanceType,
       subnetId: props.subnetId,

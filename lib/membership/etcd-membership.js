@@ -197,6 +197,9 @@ const LEARNER_NOT_READY = /can only promote a learner member which is in sync wi
 
 class MembershipError extends Error {}
 
+/** Set to 1 by an operator destroying a cluster that can no longer confirm a member remove. */
+const ABANDON_ENV = "ETCD_CLUSTER_ABANDON";
+
 /** Phase 1: register the member as a learner, which does not count toward quorum. */
 /** @param {StepOptions} o @returns {Promise<Member>} */
 async function addLearner(o) {
@@ -332,6 +335,9 @@ async function main(argv) {
     return 2;
   }
   const log = (/** @type {string} */ line) => process.stdout.write(`[etcd ${command}] ${line}\n`);
+  // The way out of a destroy that cannot succeed: a cluster that lost its quorum (or whose members
+  // are all gone) can never confirm a remove, and the destroy would fail the same way forever.
+  const abandon = command === "remove" && process.env[ABANDON_ENV] === "1";
   try {
     const client = new EtcdClient({
       endpoints: (flags.endpoints ?? process.env.ETCDCTL_ENDPOINTS ?? "").split(",").filter(Boolean),
@@ -339,11 +345,20 @@ async function main(argv) {
       cert: flags.cert ?? process.env.ETCDCTL_CERT ?? "",
       key: flags.key ?? process.env.ETCDCTL_KEY ?? "",
     });
-    const timeoutMs = Number(flags.timeout ?? 600) * 1000;
+    const timeoutMs = (abandon ? Math.min(Number(flags.timeout ?? 600), 10) : Number(flags.timeout ?? 600)) * 1000;
     await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log });
     return 0;
   } catch (err) {
+    if (abandon) {
+      log(`${ABANDON_ENV}=1: leaving ${flags.name ?? flags["peer-url"]} in etcd's member list: ${/** @type {Error} */ (err).message}`);
+      return 0;
+    }
     process.stderr.write(`[etcd ${command}] failed: ${/** @type {Error} */ (err).message}\n`);
+    if (command === "remove") {
+      process.stderr.write(
+        `[etcd ${command}] the member is still in the cluster and its VM is untouched. If the members answer again, run the destroy again. If the whole cluster is being destroyed and has lost its quorum, run it with ${ABANDON_ENV}=1, which leaves etcd's member list as it is.\n`
+      );
+    }
     if (command === "promote") {
       process.stderr.write(
         `[etcd ${command}] the member is still a learner, which does not vote: the cluster's quorum is unchanged. Fix the member (its VM's /var/log/cloud-init-output.log and journalctl -u etcd), then run the deploy again.\n`

@@ -32,6 +32,12 @@ export interface MemberLifecycleProps {
  * Every member gets a destroy-time `member remove`, on a resource that depends on the VM so that
  * Terraform destroys it first, while the VM still runs. `removed: true` sets count to 0 rather
  * than deleting the blocks, because Terraform skips the destroy provisioner of a deleted block.
+ *
+ * The removes of a whole-cluster destroy must not run at once: a removed member shuts itself down,
+ * and parallel removes that each ask only the *other* members end with the last one finding nobody
+ * to ask. So each member's step depends on the previous member's (Terraform destroys them last
+ * member first, one at a time), and a remove asks the member itself first: it still runs, since
+ * its VM goes only after this step, and it alone can say "I am the last member".
  */
 export class MemberLifecycle extends Construct {
   /** What the member's VM must wait for (phase 1), if it joins a running cluster. */
@@ -52,16 +58,17 @@ export class MemberLifecycle extends Construct {
   }
 
   /**
-   * Phase 3 and the destroy step, which depend on the member's VM. Returns what the next joining
-   * member must wait for.
+   * Phase 3 and the destroy step, which depend on the member's VM and on the previous member's
+   * step (see above). Returns what the next joining member must wait for, and the next member's
+   * step depends on.
    */
-  attach(instance: ITerraformDependable): DataResource {
+  attach(instance: ITerraformDependable, previousMember?: ITerraformDependable): DataResource {
     const { member, registerOnly } = this.props;
     const joining = member.initialClusterState === "existing";
     return new DataResource(this, "member", {
       count: member.removed || registerOnly ? 0 : 1,
       input: { peer_url: member.peerUrl },
-      dependsOn: [instance],
+      dependsOn: previousMember ? [instance, previousMember] : [instance],
       provisioners: [
         ...(joining ? [{ type: "local-exec" as const, command: this.command("promote") }] : []),
         { type: "local-exec" as const, when: "destroy" as const, command: this.command("remove") },
@@ -70,7 +77,9 @@ export class MemberLifecycle extends Construct {
   }
 
   private command(step: "add" | "promote" | "remove"): string {
-    const { member, access, endpoints, joinTimeoutSeconds } = this.props;
+    const { member, access, joinTimeoutSeconds } = this.props;
+    // Only a remove can ask the member itself: it is not running yet when it is added or promoted.
+    const endpoints = step === "remove" ? [member.clientUrl, ...this.props.endpoints] : this.props.endpoints;
     const args = [
       "node",
       access.script,

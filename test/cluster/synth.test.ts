@@ -247,6 +247,39 @@ describe("EtcdCluster composes with the user's network", () => {
     );
   });
 
+  test("GIVEN memberInstance(name) composed into another resource THEN its attributes name instance [0] of the counted aws_instance", () => {
+    const app = Testing.app();
+    const { cluster } = synthCluster({}, { app });
+    const vm = cluster.memberInstance("etcd_node1").instance;
+    const stack = cluster.node.scope as any;
+    new Vpc(stack, "uses", { cidrBlock: "10.9.0.0/16", tags: { member: vm.id, ip: vm.privateIp, arn: vm.arn } });
+    const json = JSON.parse(Testing.synth(stack));
+    const [id] = Object.keys(resources(json, "aws_instance"));
+    expect(resources(json, "aws_vpc").uses.tags).toEqual({
+      member: `\${aws_instance.${id}[0].id}`,
+      ip: `\${aws_instance.${id}[0].private_ip}`,
+      arn: `\${aws_instance.${id}[0].arn}`,
+    });
+  });
+
+  test.each([
+    ["removed", { removed: true }, /"etcd_node4" has no VM to compose with: it is removed/],
+    ["registerOnly", { registerOnly: true }, /"etcd_node4" has no VM to compose with: it is registerOnly/],
+  ])(
+    "GIVEN a %s member WHEN memberInstance is asked for it THEN it throws rather than reference a VM that does not exist",
+    (_, flags, message) => {
+      const { cluster } = synthCluster({
+        members: [...SEED, { name: "etcd_node4", privateIp: "172.16.0.104", initialClusterState: "existing", ...flags }],
+      });
+      expect(() => cluster.memberInstance("etcd_node4")).toThrow(message);
+    }
+  );
+
+  test("THEN the stack requires Terraform 1.11, which write-only arguments need", () => {
+    const { json } = synthCluster();
+    expect(json.terraform.required_version).toBe(">= 1.11");
+  });
+
   test("GIVEN an explicit AMI, instance type, key pair and tags THEN they are used and no AMI is looked up", () => {
     const { json } = synthCluster({ ami: "ami-0123456789abcdef0", instanceType: "m7g.large", keyName: "ops", tags: { team: "platform" } });
     expect(json.data?.aws_ami).toBeUndefined();

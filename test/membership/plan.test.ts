@@ -58,7 +58,7 @@ describe("adding etcd_node4 to the running seed cluster", () => {
 
   test("THEN phase 3 promotes node4 after its VM, and the same resource removes it on destroy", () => {
     const member = steps(grown.json, "etcd_node4").member;
-    expect(member.depends_on).toEqual([addressOf(grown.json, "etcd_node4")]);
+    expect(member.depends_on).toEqual([addressOf(grown.json, "etcd_node4"), steps(grown.json, "etcd_node3").member.address]);
     expect(commands(member).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["create promote", "destroy remove"]);
     expect(commands(member)[0].command).toContain("--timeout=900");
   });
@@ -79,6 +79,31 @@ describe("adding etcd_node4 to the running seed cluster", () => {
     expect(fs.readFileSync(path.join(stackDir, script), "utf8")).toBe(
       fs.readFileSync(path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js"), "utf8")
     );
+  });
+});
+
+describe("a whole-cluster destroy removes one member at a time, each asking itself first", () => {
+  const { json } = synthCluster({ members: [...SEED, NODE4] });
+  const names = [...SEED, NODE4].map((m) => m.name);
+
+  test("THEN each member's step depends on the previous member's, so Terraform destroys them last first, in turn", () => {
+    expect(steps(json, "etcd_node1").member.depends_on).toEqual([addressOf(json, "etcd_node1")]);
+    for (let i = 1; i < names.length; i++) {
+      expect(steps(json, names[i]).member.depends_on).toContain(steps(json, names[i - 1]).member.address);
+    }
+  });
+
+  test.each(names.map((name, i) => [name, i]))("THEN %s's remove asks itself first, then the other running members", (name, i) => {
+    const remove = commands(steps(json, name).member).find((c) => c.when === "destroy")!;
+    const endpoints = /--endpoints=(\S+)/.exec(remove.command)![1].split(",");
+    const own = `https://172.16.0.10${i + 1}:2379`;
+    expect(endpoints[0]).toBe(own);
+    expect([...endpoints].sort()).toEqual(names.map((_, j) => `https://172.16.0.10${j + 1}:2379`).sort());
+  });
+
+  test("THEN add and promote ask only the other members: the joiner is not running yet", () => {
+    const node4 = steps(json, "etcd_node4");
+    for (const c of [...commands(node4.register), commands(node4.member)[0]]) expect(c.command).not.toContain("https://172.16.0.104:2379");
   });
 });
 
