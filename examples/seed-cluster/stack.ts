@@ -2,7 +2,7 @@ import * as path from "node:path";
 import type { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { EtcdCluster, type EtcdMemberProps } from "../../lib";
+import { EtcdCluster, type EtcdClusterProps, type EtcdMemberProps } from "../../lib";
 import { SEED_MEMBERS } from "./members";
 
 /** Both examples describe one cluster, so they share one PKI (git-ignored, made on first synth). */
@@ -13,6 +13,8 @@ export interface SeedClusterStackProps {
   readonly members?: EtcdMemberProps[];
   /** @default EXAMPLE_PKI_DIRECTORY */
   readonly pkiDirectory?: string;
+  /** Any other EtcdCluster props (install, keyDelivery, tuning, ...). @default none */
+  readonly clusterProps?: Partial<EtcdClusterProps>;
 }
 
 /** The recipe's cluster: etcd_node1..3 on 172.16.0.101..103 in a VPC of its own. */
@@ -23,6 +25,7 @@ export class SeedClusterStack extends TerraformStack {
     super(scope, id);
     new AwsProvider(this, "aws", { region: "us-east-1" });
     this.cluster = new EtcdCluster(this, "etcd", {
+      ...props.clusterProps,
       members: props.members ?? SEED_MEMBERS,
       pki: { directory: props.pkiDirectory ?? EXAMPLE_PKI_DIRECTORY },
     });

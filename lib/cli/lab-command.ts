@@ -3,17 +3,19 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_LAB, hostTools, Lab, labDown, labUp } from "../lab";
+import { DEFAULT_LAB, hostTools, Lab, labDeploy, labDestroy, labDown } from "../lab";
 import { labHome, validateLabName } from "../lab/state";
 import { resolveConnection, UsageError } from "./connection";
 
-export const LAB_USAGE = `  lab up STACK_DIR [--pki DIR]  rehearse a synthesized stack on this host (root, Debian's etcd)
-  lab apply STACK_DIR           apply a later synth of the stack, in Terraform's order
+export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
+  lab destroy STACK_DIR         cdktf destroy: the real terraform destroy; the lab goes once the stack is gone
+  lab plan STACK_DIR            terraform plan -detailed-exitcode against the lab (exit 0: no changes, 2: changes)
+  lab up STACK_DIR [--pki DIR]  lab deploy to a lab that is not running yet
   lab status                    the status command above, run inside the lab
   lab stop|start|kill|wipe|partition MEMBER
   lab heal                      reconnect every partitioned member
-  lab down                      remove everything the lab created
-  (every lab command takes --name LAB, default ${DEFAULT_LAB})`;
+  lab down                      emergency cleanup: remove everything the lab created, whatever Terraform's state says
+  (every lab command takes --name LAB, default ${DEFAULT_LAB}; root, Debian's etcd and Terraform >= 1.11 on PATH)`;
 
 type Out = (line: string) => void;
 
@@ -45,23 +47,33 @@ async function dispatch({ sub, positional, name, pki }: LabArgs, out: Out): Prom
     return result;
   };
   switch (sub) {
-    case "up": {
+    case "up":
+    case "deploy": {
       const stackDir = one(positional, "STACK_DIR");
-      // labUp refuses these too; here the refusal can name the CLI's own commands.
       validateLabName(name);
       hostTools();
-      if (existsSync(labHome(name))) {
-        throw new Error(`lab "${name}" is already running: \`etcd-cluster lab down --name ${name}\` first, or give another --name`);
+      const running = existsSync(labHome(name));
+      if (sub === "up" && running) {
+        throw new Error(
+          `lab "${name}" is already running: \`etcd-cluster lab deploy\` applies a later synth, or \`lab down --name ${name}\` first`
+        );
       }
-      const pkiDirectory = pki ?? pkiOfStack(stackDir);
-      const lab = await labUp({ stackDir, pkiDirectory, labName: name, log: out });
+      const pkiDirectory = running ? undefined : pki ?? pkiOfStack(stackDir);
+      const t = Date.now();
+      const lab = await labDeploy({ stackDir, pkiDirectory, labName: name, log: out });
+      out(`[lab ${name}] deployed in ${((Date.now() - t) / 1000).toFixed(2)} s`);
       return statusView(lab, out);
     }
-    case "apply": {
+    case "destroy": {
       const stackDir = one(positional, "STACK_DIR");
-      const lab = Lab.attach(name);
-      await lab.apply(stackDir, { log: out });
-      return statusView(lab, out);
+      const t = Date.now();
+      await labDestroy({ stackDir, labName: name, log: out });
+      out(`[lab ${name}] destroyed in ${((Date.now() - t) / 1000).toFixed(2)} s`);
+      return 0;
+    }
+    case "plan": {
+      const stackDir = one(positional, "STACK_DIR");
+      return Lab.attach(name).terraform(stackDir, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], { log: out });
     }
     case "status":
       none(positional);
@@ -164,7 +176,7 @@ function parseLabArgs(argv: string[]): LabArgs {
       positional.push(rest[i]);
       continue;
     }
-    if (m[1] !== "name" && !(m[1] === "pki" && sub === "up")) throw new UsageError(`lab ${sub} takes no --${m[1]}`);
+    if (m[1] !== "name" && !(m[1] === "pki" && (sub === "up" || sub === "deploy"))) throw new UsageError(`lab ${sub} takes no --${m[1]}`);
     const value = m[2] ?? rest[++i];
     if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value`);
     flags[m[1]] = value;

@@ -1,6 +1,6 @@
-export { labUp, labDown, Lab, DEFAULT_LAB } from "./lab";
+export { labDeploy, labDestroy, labUp, labDown, Lab, DEFAULT_LAB, TerraformFailed } from "./lab";
 export { hostTools } from "./host-checks";
-export type { LabUpOptions, ApplyOptions, ApplyResult, ApplyStep } from "./lab";
+export type { LabDeployOptions } from "./lab";
 export type { LabTools } from "./host-checks";
 export { readLabStack } from "./stack";
 export type { LabStack, LabMember, LabUnit, LabFile } from "./stack";

@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
-import { AppliedResource, planApply } from "./apply-plan";
-import { CommandResult, hostPath, run, RunOptions, runStreaming, sleep } from "./command";
-import { walkGraph } from "./graph-walk";
+import { labHandlers, type LabCloud } from "./aws-standin";
+import { CommandResult, hostPath, run, RunOptions, sleep } from "./command";
 import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
-import { checkKeyFetch, keyFetchOf, providerRegion, readSsmParameters, runFetchKey } from "./key-delivery";
+import { checkKeyFetch, keyFetchOf, providerRegion, runFetchKey } from "./key-delivery";
 import { memberMountDirs, prepareMemberRoot } from "./member-root";
 import { startMember } from "./member-process";
 import {
@@ -20,111 +20,131 @@ import {
   setBridgePort,
 } from "./network";
 import { isAlive, signalAndWait } from "./process-identity";
+import { deriveSchema, startProviderServer } from "./provider";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
-import { LocalExec, readStackResources, StackResource } from "./stack-resources";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
+import { readState, runTerraform, terraformTool } from "./terraform";
 
-export interface LabUpOptions {
-  /** A synthesized stack directory (holding cdk.tf.json). */
+export interface LabDeployOptions {
+  /** A synthesized stack directory (holding cdk.tf.json): where `cdktf deploy` would run Terraform. */
   readonly stackDir: string;
-  /** The PKI directory: ca.pem, admin.pem and admin-key.pem are the operator's etcdctl credentials. */
-  readonly pkiDirectory: string;
+  /**
+   * The PKI directory: ca.pem, admin.pem and admin-key.pem are the operator's etcdctl credentials.
+   * @default the directory the stack's etcdctl_environment output names (see the CLI); required when the lab is new
+   */
+  readonly pkiDirectory?: string;
   /** Names /run/<labName> and prefixes the lab's network namespaces, so labs can coexist. @default "etcdlab" */
   readonly labName?: string;
-  /** Where member roots and logs go. @default /run/<labName> */
-  readonly stateDir?: string;
-  /** Progress lines. @default written to stderr */
+  /** Progress lines: the lab's steps and Terraform's own output. @default written to stderr */
   readonly log?: (line: string) => void;
-  /** How long to wait for every member to be healthy. @default 60000 */
+  /** How long to wait, after the apply, for every member to be healthy. @default 60000 */
   readonly healthyTimeoutMs?: number;
-}
-
-export interface ApplyOptions {
-  /** Progress lines: one per step, and the provisioners' output. @default written to stderr */
-  readonly log?: (line: string) => void;
-}
-
-/** One resource the apply created or destroyed, in the order the steps finished. */
-export interface ApplyStep {
-  readonly address: string;
-  readonly action: "create" | "destroy";
-  readonly durationMs: number;
-}
-
-export interface ApplyResult {
-  readonly created: string[];
-  readonly destroyed: string[];
-  readonly unchanged: string[];
-  readonly steps: ApplyStep[];
-  readonly durationMs: number;
+  /** Aborting interrupts Terraform as Ctrl-C does (SIGINT): it stops gracefully and saves its state. */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_LAB = "etcdlab";
+const OPEN_LABS = new Map<string, Lab>();
+
+/** The same lab, not one taken down and made again under its name (by another process). */
+function sameLab(a: LabState, b: LabState): boolean {
+  return a.network.deployer.netns === b.network.deployer.netns && a.pkiDirectory === b.pkiDirectory && a.createdAt === b.createdAt;
+}
 const stderrLog = (line: string): void => void process.stderr.write(line + "\n");
-/** Resource types whose creation and destruction the lab performs; others are recorded and nothing more. */
-const MODELLED = new Set(["aws_instance", "terraform_data"]);
+
+/** Terraform exited non-zero: its own output (already streamed) says why. */
+export class TerraformFailed extends Error {
+  constructor(readonly command: string, readonly exitCode: number) {
+    super(`terraform ${command} exited with ${exitCode}: see its output above`);
+  }
+}
 
 /**
- * Rehearses a synthesized etcd cluster on this host: every member runs the host's etcd as its
- * unit would, in its own network namespace holding its real private IP, on a bridge with no way out.
- * It creates the bridge and the deployer's namespace, applies the stack to an empty state (see
- * Lab.apply), then waits until every member is healthy: the bootstrap members start together, as
- * none can be healthy alone. On any failure, everything created so far is removed.
+ * `cdktf deploy` of a synthesized stack, with the lab standing in for AWS: the real Terraform runs
+ * `init` and `apply` in the stack directory, against the lab's aws provider. A lab that is not
+ * running yet is created first (its bridge and the deployer's namespace; members join as Terraform
+ * creates their instances). Then it waits until every member is healthy.
  */
-export async function labUp(options: LabUpOptions): Promise<Lab> {
+export async function labDeploy(options: LabDeployOptions): Promise<Lab> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
-  const started = Date.now();
-  const step = async <T>(what: string, action: () => T | Promise<T>): Promise<T> => {
-    const t = Date.now();
-    const result = await action();
-    log(`[lab ${name}] ${what} (${Date.now() - t} ms)`);
-    return result;
-  };
+  const lab = readLabState(name) ? Lab.attach(name) : await createLab(name, options.stackDir, options.pkiDirectory, log);
+  await lab.terraform(options.stackDir, ["apply", "-auto-approve", "-input=false", "-no-color"], { log, signal: options.signal });
+  const t = Date.now();
+  // A member the operator stopped (`lab stop`) is not Terraform's business, nor this wait's; one
+  // that exited by itself is, and the wait fails quoting its log.
+  const running = lab.memberNames.filter((m) => !lab.isStopped(m));
+  await lab.waitHealthy(running, options.healthyTimeoutMs);
+  const stopped = lab.memberNames.length - running.length;
+  log(`[lab ${name}] ${running.length} running members healthy${stopped ? `, ${stopped} stopped` : ""} (${Date.now() - t} ms)`);
+  return lab;
+}
 
+/** A deploy to a lab that does not exist yet: refused when one of that name runs. */
+export async function labUp(options: LabDeployOptions): Promise<Lab> {
+  const name = options.labName ?? DEFAULT_LAB;
+  validateLabName(name);
+  if (readLabState(name)) throw alreadyRunning(name);
+  return labDeploy(options);
+}
+
+/**
+ * `cdktf destroy`: the real `terraform destroy` of the stack. Once nothing of it is left, the lab
+ * itself (bridge, deployer) goes too.
+ */
+export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs">): Promise<void> {
+  const name = options.labName ?? DEFAULT_LAB;
+  const log = options.log ?? stderrLog;
+  const lab = Lab.attach(name);
+  const t = Date.now();
+  await lab.terraform(options.stackDir, ["destroy", "-auto-approve", "-input=false", "-no-color"], { log, signal: options.signal });
+  log(`[lab ${name}] terraform destroy finished in ${seconds(Date.now() - t)}`);
+  if (lab.memberNames.length === 0) await labDown(name, { log });
+}
+
+/** The lab's network and home, for a stack: nothing of it exists yet. */
+async function createLab(name: string, stackDir: string, pkiDirectory: string | undefined, log: (line: string) => void): Promise<Lab> {
   const tools = preflight(name);
-  const stack = await step(`read ${options.stackDir}`, () => readLabStack(options.stackDir));
+  terraformTool();
+  if (!pkiDirectory) throw new Error(`lab "${name}" is not running: give the PKI directory to create it`);
+  const stack = readLabStack(stackDir);
   const network = planLabNetwork(name, stack);
-  validateHost(name, stack, network, options.pkiDirectory);
-
+  validateHost(name, stack, network, pkiDirectory);
   const home = labHome(name);
-  const stateDir = options.stateDir ?? home;
   const state: LabState = {
     name,
-    stateDir,
+    stateDir: home,
     createdPaths: [home],
     namespaces: [],
     processes: {},
-    pkiDirectory: resolve(options.pkiDirectory),
+    pkiDirectory: resolve(pkiDirectory),
+    createdAt: new Date().toISOString(),
     // Members join the network as their instances are created.
     network: { ...network, members: {} },
     members: {},
-    resources: {},
+    instances: {},
+    parameters: {},
   };
   try {
-    // Atomic: of two labUps with one name, one gets EEXIST.
+    // Atomic: of two labs with one name, one gets EEXIST.
     mkdirSync(home, { mode: 0o755 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") throw alreadyRunning(name);
     throw e;
   }
   writeLabState(state);
-
   try {
-    await step(`network ${network.cidr}: bridge + deployer ${network.deployer.ip}`, () => {
-      claimHostDirs(name, [{ path: "/run/netns", becomesMountpoint: true }]);
-      createBridgeAndDeployer(state.network, (netns) => {
-        state.namespaces.push(netns);
-        writeLabState(state);
-      });
-      const created = mkdirSync(stateDir, { recursive: true, mode: 0o755 });
-      if (created) state.createdPaths.push(created);
+    const t = Date.now();
+    claimHostDirs(name, [{ path: "/run/netns", becomesMountpoint: true }]);
+    createBridgeAndDeployer(state.network, (netns) => {
+      state.namespaces.push(netns);
       writeLabState(state);
     });
+    mkdirSync(join(home, "ssm"), { mode: 0o700 });
+    writeFileSync(join(home, "terraform.rc"), "");
+    log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip} (${Date.now() - t} ms)`);
     const lab = new Lab(state, tools);
-    await lab.apply(options.stackDir, { log });
-    await step("all members healthy", () => lab.waitHealthy(undefined, options.healthyTimeoutMs));
-    log(`[lab ${name}] up in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+    OPEN_LABS.set(name, lab);
     return lab;
   } catch (e) {
     log(`[lab ${name}] failed, tearing down: ${(e as Error).message}`);
@@ -139,6 +159,7 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
  */
 export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (line: string) => void } = {}): Promise<void> {
   validateLabName(labName);
+  OPEN_LABS.delete(labName);
   const log = options.log ?? stderrLog;
   const started = Date.now();
   const state = readLabState(labName);
@@ -199,7 +220,13 @@ export class Lab {
     const tools = hostTools();
     const state = readLabState(labName);
     if (!state) throw new Error(`no lab "${labName}" is running (${labHome(labName)}/state.json does not exist)`);
-    return new Lab(state, tools);
+    // One object per lab and process: a deploy through one and a fault through another must not
+    // each write back a state the other has moved on from.
+    const open = OPEN_LABS.get(labName);
+    if (open && sameLab(open.state, state)) return open;
+    const lab = new Lab(state, tools);
+    OPEN_LABS.set(labName, lab);
+    return lab;
   }
 
   get name(): string {
@@ -230,12 +257,7 @@ export class Lab {
   }
 
   get memberNames(): string[] {
-    return Object.keys(this.state.members);
-  }
-
-  /** Terraform addresses the lab has applied (its state). */
-  get appliedResources(): string[] {
-    return Object.keys(this.state.resources);
+    return Object.keys(this.state.members).sort();
   }
 
   /** Directories this lab created (they are gone after labDown). */
@@ -270,6 +292,11 @@ export class Lab {
 
   isRunning(member: string): boolean {
     return this.pid(member) !== undefined;
+  }
+
+  /** Stopped or killed through the lab (`lab stop|kill`), as opposed to running or exited by itself. */
+  isStopped(member: string): boolean {
+    return this.state.processes[this.member(member).name] === undefined;
   }
 
   /** Runs a command in a member's or the deployer's network namespace. */
@@ -392,74 +419,78 @@ export class Lab {
   }
 
   /**
-   * Applies a later synthesis of the stack the way Terraform orders it. Resources that exist in it
-   * (count != 0) and not in the lab's state are created, each after everything it depends on; then
-   * resources gone from it (or now count 0) are destroyed, each before what it depends on; the rest
-   * is left alone, running members included. Steps without a dependency between them overlap, as
-   * in Terraform. An `aws_instance` is a member: creating it starts etcd without waiting for health
-   * (EC2 returns once the VM runs), destroying it kills etcd and removes its namespace and root. A
-   * resource's `local-exec` provisioners run in the deployer's namespace, from the stack directory,
-   * with PATH and their `environment`; a failing one stops the apply and taints its resource.
+   * Runs one terraform command in the stack directory, as `cdktf deploy` would there, from the
+   * deployer's namespace and against the lab's aws provider, which is served by this process for
+   * as long as the command runs. Throws TerraformFailed when it exits non-zero (`plan
+   * -detailed-exitcode`'s 2, "changes", is returned rather than thrown).
    */
-  async apply(stackDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
-    const started = Date.now();
+  async terraform(stackDir: string, args: string[], options: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<number> {
     const say = (line: string) => (options.log ?? stderrLog)(`[lab ${this.name}] ${line}`);
     const dir = resolve(stackDir);
-    const resources = readStackResources(dir);
-    const launched = new Map(readLabStack(dir).members.map((m) => [`aws_instance.${m.logicalId}`, m]));
-    const plan = planApply(this.state.resources, resources);
-    const willExist = new Set([...plan.unchanged, ...plan.create]);
-    for (const address of plan.create) {
-      const member = launched.get(address);
-      if (member) this.checkNewMember(member, plan.replace.includes(address), dir, willExist);
+    const terraform = terraformTool();
+    const config = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as object;
+    const providerLog = join(labHome(this.name), "provider.log");
+    // What Terraform still has in state needs a schema too, so that it can be destroyed.
+    const schema = deriveSchema(config, readState(dir));
+    const server = await startProviderServer({
+      socketPath: join(labHome(this.name), "provider.sock"),
+      schema,
+      handlers: labHandlers(this.cloud(dir), schema, say),
+      log: (line) => appendFileSync(providerLog, `${new Date().toISOString()} ${line}\n`),
+    });
+    try {
+      const run = {
+        terraform,
+        stackDir: dir,
+        netns: this.network.deployer.netns,
+        reattach: server.reattach,
+        cliConfigFile: join(labHome(this.name), "terraform.rc"),
+        onLine: say,
+        signal: options.signal,
+      };
+      if (!existsSync(join(dir, ".terraform"))) {
+        const init = await runTerraform(run, ["init", "-input=false", "-no-color"]);
+        if (init !== 0) throw new TerraformFailed("init", init);
+      }
+      const code = await runTerraform(run, args);
+      const detailed = args[0] === "plan" && args.includes("-detailed-exitcode");
+      if (code !== 0 && !(detailed && code === 2)) throw new TerraformFailed(args[0], code);
+      this.state.stackDir = dir;
+      writeLabState(this.state);
+      return code;
+    } finally {
+      await server.close();
     }
-    // As Terraform counts them: a replaced (tainted) resource is one to add and one to destroy.
-    const destroying = plan.destroy.length + plan.replace.length;
-    say(`plan for ${dir}: ${plan.create.length} to add, 0 to change, ${destroying} to destroy (${plan.unchanged.length} unchanged)`);
-    const unmodelled = [...plan.create, ...plan.destroy].filter((a) => !this.isModelled(a, resources));
-    if (unmodelled.length > 0) {
-      const types = [...new Set(unmodelled.map((a) => a.split(".")[0]))];
-      say(`${unmodelled.length} of them (${types.join(", ")}) are only recorded: the lab has nothing of them to create or destroy`);
-    }
-
-    const steps: ApplyStep[] = [];
-    const timed = async (address: string, action: ApplyStep["action"], body: () => Promise<void>) => {
-      const t = Date.now();
-      await body();
-      steps.push({ address, action, durationMs: Date.now() - t });
-    };
-    // A tainted resource is replaced: destroyed without its destroy-time provisioners, as Terraform does.
-    for (const address of plan.replace) await this.destroyResource(address, resources.get(address), dir, say, true);
-    await walkGraph(
-      plan.create,
-      (a) => resources.get(a)!.dependsOn,
-      (a) => timed(a, "create", () => this.createResource(resources.get(a)!, launched.get(a), dir, say))
-    );
-    const destroyDeps = (a: string) => [...this.state.resources[a].dependsOn, ...(resources.get(a)?.dependsOn ?? [])];
-    await walkGraph(
-      plan.destroy,
-      // Reversed: a resource goes once everything that depends on it has gone.
-      (a) => plan.destroy.filter((other) => destroyDeps(other).includes(a)),
-      (a) => timed(a, "destroy", () => this.destroyResource(a, resources.get(a), dir, say))
-    );
-    this.state.stackDir = dir;
-    writeLabState(this.state);
-    const durationMs = Date.now() - started;
-    say(`Apply complete! Resources: ${plan.create.length} added, 0 changed, ${destroying} destroyed (${seconds(durationMs)})`);
-    return { created: plan.create, destroyed: plan.destroy, unchanged: plan.unchanged, steps, durationMs };
   }
 
-  private isModelled(address: string, resources: Map<string, StackResource>): boolean {
-    const type = address.split(".")[0];
-    const block = resources.get(address);
-    return MODELLED.has(type) || (block !== undefined && (block.onCreate.length > 0 || block.onDestroy.length > 0));
+  /** What the lab's aws provider does to this lab: EC2 instances are members, SSM parameters files. */
+  private cloud(stackDir: string): LabCloud {
+    return {
+      launch: async (member, instanceId, log) => {
+        await this.launch(member, instanceId, stackDir, log);
+        log(`running as ${instanceId}, etcd pid ${this.pid(member.name)}`);
+      },
+      terminate: (instanceId) => this.terminate(instanceId),
+      instanceExists: (instanceId) => instanceId in this.state.instances,
+      parameterExists: (name) => name in this.state.parameters,
+      putParameter: (name, value) => {
+        const file = join(labHome(this.name), "ssm", createHash("sha256").update(name).digest("hex"));
+        writeFileSync(file, value, { mode: 0o600 });
+        this.state.parameters[name] = file;
+        writeLabState(this.state);
+      },
+      deleteParameter: (name) => {
+        const file = this.state.parameters[name];
+        if (file) rmSync(file, { force: true });
+        delete this.state.parameters[name];
+        writeLabState(this.state);
+      },
+    };
   }
 
   /** Refuses, before anything changes, a member the lab's network cannot hold. */
-  private checkNewMember(m: LabMember, replacing: boolean, stackDir: string, willExist: Set<string>): void {
+  private checkNewMember(m: LabMember): void {
     validateMember(m);
-    const fetch = keyFetchOf(m);
-    if (fetch) checkKeyFetch(m.name, fetch, readSsmParameters(stackDir, willExist));
     const net = this.state.network;
     const ip = parseIpv4(m.privateIp)!;
     if (!cidrContains(parseCidr(net.cidr)!, ip)) {
@@ -467,77 +498,28 @@ export class Lab {
     }
     if (m.privateIp === net.deployer.ip) throw new Error(`${m.name}: ${m.privateIp} is the lab deployer's address`);
     for (const other of Object.values(this.state.members)) {
-      if (replacing && other.name === m.name) continue;
-      if (other.name === m.name) throw new Error(`${m.name} already runs in lab ${this.name} (from aws_instance.${other.logicalId})`);
+      // EC2 refuses a second instance with a private IP in use; the lab refuses a second member of a name too.
+      if (other.name === m.name) throw new Error(`${m.name} already runs in lab ${this.name} (instance ${this.instanceOf(m.name)})`);
       if (other.privateIp === m.privateIp) throw new Error(`${m.name}: ${m.privateIp} is already ${other.name}'s address`);
     }
     const netns = memberEndpoint(this.name, m.name, m.privateIp).netns;
-    if (!replacing && existingNamespaces().includes(netns)) throw new Error(`${m.name}: network namespace ${netns} already exists`);
+    if (existingNamespaces().includes(netns)) throw new Error(`${m.name}: network namespace ${netns} already exists`);
   }
 
-  private async createResource(
-    r: StackResource,
-    member: LabMember | undefined,
-    stackDir: string,
-    say: (line: string) => void
-  ): Promise<void> {
-    const t = Date.now();
-    const quiet = !MODELLED.has(r.type) && r.onCreate.length === 0;
-    if (!quiet) say(`${r.address}: Creating...`);
-    let detail = "";
-    try {
-      if (r.type === "aws_instance") {
-        if (!member) throw new Error(`${r.address}: no member read from it`);
-        const pid = await this.createInstance(member, stackDir, (line) => say(`${r.address}: ${line}`));
-        detail = ` [id=${member.name}, etcd pid ${pid}; not waiting for health]`;
-      }
-      for (const p of r.onCreate) await this.localExec(r.address, p, stackDir, say);
-    } catch (e) {
-      // As Terraform: the resource exists but is tainted, and the next apply replaces it.
-      this.state.resources[r.address] = { type: r.type, dependsOn: r.dependsOn, member: member?.name, tainted: true };
-      writeLabState(this.state);
-      say(`${r.address}: Creation failed after ${seconds(Date.now() - t)}`);
-      throw e;
-    }
-    this.state.resources[r.address] = { type: r.type, dependsOn: r.dependsOn, member: member?.name };
-    writeLabState(this.state);
-    if (!quiet) say(`${r.address}: Creation complete after ${seconds(Date.now() - t)}${detail}`);
-  }
-
-  /**
-   * Destroys a resource of the state. Its destroy-time provisioners come from its block in the new
-   * stack: Terraform runs none for a resource whose block is gone (why the construct keeps count 0).
-   */
-  private async destroyResource(
-    address: string,
-    block: StackResource | undefined,
-    stackDir: string,
-    say: (line: string) => void,
-    tainted = false
-  ): Promise<void> {
-    const t = Date.now();
-    const applied: AppliedResource = this.state.resources[address];
-    const quiet = !MODELLED.has(applied.type) && !block?.onDestroy.length;
-    if (!quiet) say(`${address}: Destroying...${tainted ? " (tainted: no destroy-time provisioners)" : ""}`);
-    if (!block && applied.type === "terraform_data") {
-      say(`${address}: its block is gone from the stack: Terraform would run none of its destroy-time provisioners`);
-    }
-    if (!tainted) for (const p of block?.onDestroy ?? []) await this.localExec(address, p, stackDir, say);
-    if (applied.type === "aws_instance" && applied.member) await this.destroyInstance(applied.member);
-    delete this.state.resources[address];
-    writeLabState(this.state);
-    if (!quiet) say(`${address}: Destruction complete after ${seconds(Date.now() - t)}`);
+  private instanceOf(member: string): string | undefined {
+    return Object.entries(this.state.instances).find(([, name]) => name === member)?.[0];
   }
 
   /**
    * The member's VM: its namespace on the bridge, its root as cloud-init leaves it (its key fetched
    * by its boot script's fetch_key when the user data does not carry it), and etcd started.
-   * Returns etcd's pid.
    */
-  private async createInstance(m: LabMember, stackDir: string, say: (line: string) => void): Promise<number> {
+  private async launch(m: LabMember, instanceId: string, stackDir: string, say: (line: string) => void): Promise<void> {
+    this.checkNewMember(m);
     const endpoint = memberEndpoint(this.name, m.name, m.privateIp);
     this.state.network.members[m.name] = endpoint;
     this.state.members[m.name] = m;
+    this.state.instances[instanceId] = m.name;
     addEndpoint(this.state.network, m.name, endpoint, (netns) => {
       this.state.namespaces.push(netns);
       writeLabState(this.state);
@@ -552,11 +534,12 @@ export class Lab {
     );
     const fetch = keyFetchOf(m);
     if (fetch) {
+      const parameters = new Map(Object.entries(this.state.parameters).map(([name, file]) => [name, { file }]));
+      checkKeyFetch(m.name, fetch, parameters);
       await runFetchKey({
         member: m,
         fetch,
-        // The parameters created so far: the instance depends on its own, as in Terraform.
-        parameters: readSsmParameters(stackDir, new Set(Object.keys(this.state.resources))),
+        parameters,
         region: providerRegion(stackDir),
         netns: endpoint.netns,
         root: join(dir, "root"),
@@ -566,11 +549,13 @@ export class Lab {
       });
     }
     this.start(m.name);
-    return this.pid(m.name)!;
   }
 
   /** Terminates the member's VM: etcd killed (its disk goes with it), its namespace and root removed. */
-  private async destroyInstance(member: string): Promise<void> {
+  private async terminate(instanceId: string): Promise<void> {
+    const member = this.state.instances[instanceId];
+    // Already gone (lab down, or a VM terminated outside Terraform): as EC2, terminating it again is fine.
+    if (member === undefined) return;
     const p = this.state.processes[member];
     if (p && !(await signalAndWait(p, "SIGKILL", 5_000))) throw new Error(`${member} (pid ${p.pid}) survived SIGKILL`);
     delete this.state.processes[member];
@@ -582,25 +567,8 @@ export class Lab {
     drop(this.state.createdPaths, dir);
     delete this.state.network.members[member];
     delete this.state.members[member];
+    delete this.state.instances[instanceId];
     writeLabState(this.state);
-  }
-
-  /** A local-exec provisioner, as Terraform runs it, from the deployer's namespace. */
-  private async localExec(address: string, p: LocalExec, stackDir: string, say: (line: string) => void): Promise<void> {
-    const netns = this.network.deployer.netns;
-    const argv = [...p.interpreter, p.command];
-    say(`${address} (local-exec): Executing in ${netns}: [${argv.map((a) => JSON.stringify(a)).join(" ")}]`);
-    const r = await runStreaming(["ip", "netns", "exec", netns, ...argv], {
-      cwd: p.workingDir ? resolve(stackDir, p.workingDir) : stackDir,
-      env: { PATH: hostPath(), ...p.environment },
-      // Terraform sets no time limit; the membership steps bound themselves (--timeout).
-      timeoutMs: 3_600_000,
-      onLine: (line) => say(`${address} (local-exec): ${line}`),
-    });
-    if (r.code === 0) return;
-    const error = `${address}: local-exec provisioner error: ${argv.join(" ")} exited with ${r.code ?? "a signal"}:\n${r.stdout.trimEnd()}`;
-    if (!p.continueOnFailure) throw new Error(error);
-    say(`${error}\n(on_failure = continue)`);
   }
 
   private async probeHealth(member: string): Promise<CommandResult> {

@@ -24,13 +24,13 @@ export interface LabUnit extends ServiceUnit {
   readonly path: string;
 }
 
-/** One member as the synthesized stack describes it. */
+/** One member as its instance's arguments describe it. */
 export interface LabMember {
   /** The `etcd:member` tag, equal to the member's ETCD_NAME. */
   readonly name: string;
-  /** The `aws_instance` logical id. */
-  readonly logicalId: string;
   readonly privateIp: string;
+  /** The user data, exactly as the VM receives it. */
+  readonly userData: string;
   /** The user data's write_files, in order. */
   readonly files: LabFile[];
   readonly unit: LabUnit;
@@ -61,7 +61,7 @@ export function readLabStack(stackDir: string): LabStack {
   const members = Object.entries(resources.aws_instance ?? {})
     // count 0 is how the construct keeps a removed member's resource without an instance.
     .filter(([, instance]) => instance.count !== 0)
-    .map(([logicalId, instance]) => readMember(logicalId, instance));
+    .map(([logicalId, instance]) => readMember(`aws_instance.${logicalId}`, { ...instance, user_data: userData(instance, logicalId) }));
   if (members.length === 0) throw new Error(`${file}: no aws_instance with an etcd:member tag`);
   for (const key of ["name", "privateIp"] as const) {
     const seen = new Set<string>();
@@ -78,8 +78,11 @@ export function readLabStack(stackDir: string): LabStack {
   return { stackDir, members, cidr: network.text, prefixLength: network.prefixLength };
 }
 
-function readMember(logicalId: string, instance: Record<string, unknown>): LabMember {
-  const where = `aws_instance.${logicalId}`;
+/**
+ * Reads a member from its instance's arguments: the etcd:member tag, private_ip, and user_data as
+ * the VM gets it (Terraform has read its template escapes).
+ */
+export function readMember(where: string, instance: { tags?: unknown; private_ip?: unknown; user_data: string }): LabMember {
   const tags = (instance.tags ?? {}) as Record<string, string>;
   const name = tags["etcd:member"];
   if (typeof name !== "string" || !/^[A-Za-z0-9_-]+$/.test(name)) {
@@ -89,7 +92,7 @@ function readMember(logicalId: string, instance: Record<string, unknown>): LabMe
     throw new Error(`${where}: private_ip is not a literal IPv4 address`);
   }
 
-  const files: LabFile[] = (parseCloudConfig(userData(instance, where)).writeFiles ?? []).map((f) => ({
+  const files: LabFile[] = (parseCloudConfig(instance.user_data).writeFiles ?? []).map((f) => ({
     path: f.path,
     content: f.content,
     mode: parseInt(f.permissions, 8),
@@ -105,10 +108,11 @@ function readMember(logicalId: string, instance: Record<string, unknown>): LabMe
   if (conf.ETCD_NAME !== name) {
     throw new Error(`${where}: ETCD_NAME "${conf.ETCD_NAME}" differs from the etcd:member tag "${name}"`);
   }
-  return { name, logicalId, privateIp: instance.private_ip, files, unit, conf };
+  return { name, privateIp: instance.private_ip, userData: instance.user_data, files, unit, conf };
 }
 
-function userData(instance: Record<string, unknown>, where: string): string {
+function userData(instance: Record<string, unknown>, logicalId: string): string {
+  const where = `aws_instance.${logicalId}`;
   // Terraform reads cdk.tf.json strings as templates; the VM gets them with $${ and %%{ undone.
   if (typeof instance.user_data === "string") return unescapeTemplate(instance.user_data);
   if (typeof instance.user_data_base64 === "string") {

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppliedResource } from "./apply-plan";
 import { LabNetwork } from "./network";
 import { ProcessIdentity } from "./process-identity";
 import { LabMember } from "./stack";
@@ -21,12 +20,16 @@ export interface LabState {
   readonly processes: Record<string, ProcessIdentity>;
   /** ca.pem, admin.pem and admin-key.pem: the operator's etcdctl credentials. */
   readonly pkiDirectory: string;
+  /** When the lab was made: tells it apart from an earlier lab of the same name. */
+  readonly createdAt: string;
   /** The bridge and deployer, and an endpoint per member whose instance exists. */
   readonly network: LabNetwork;
   /** Each member whose instance exists, as it was launched (a later stack does not rewrite it). */
   readonly members: Record<string, LabMember>;
-  /** What the lab has applied, by Terraform address: its Terraform state, in effect. */
-  readonly resources: Record<string, AppliedResource>;
+  /** Running instances: EC2 instance id to member name. (What Terraform created is in Terraform's own state.) */
+  readonly instances: Record<string, string>;
+  /** SSM parameters the stack stored: name to the 0600 file holding the value. */
+  readonly parameters: Record<string, string>;
   /** The stack directory last applied. */
   stackDir?: string;
 }

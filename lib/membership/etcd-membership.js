@@ -345,7 +345,7 @@ async function main(argv) {
       cert: flags.cert ?? process.env.ETCDCTL_CERT ?? "",
       key: flags.key ?? process.env.ETCDCTL_KEY ?? "",
     });
-    const timeoutMs = (abandon ? Math.min(Number(flags.timeout ?? 600), 10) : Number(flags.timeout ?? 600)) * 1000;
+    const timeoutMs = (abandon ? Math.min(Number(flags.timeout ?? 600), 5) : Number(flags.timeout ?? 600)) * 1000;
     await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log });
     return 0;
   } catch (err) {

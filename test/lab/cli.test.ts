@@ -1,23 +1,23 @@
 import { join } from "node:path";
 import { main } from "../../lib/cli/main";
-import { Lab, labDown, labUp } from "../../lib/lab";
+import { Lab } from "../../lib/lab";
+import { LabProject } from "../support/lab-project";
+import { SEED } from "../support/synth";
 import { makeLabInput } from "./make-stack";
 import { runInChild } from "./run-in-child";
 
 // `etcd-cluster lab ...` refuses clearly, before touching anything, and leaves a running lab alone.
 const LAB = "labcli";
-let input: ReturnType<typeof makeLabInput>;
+const project = new LabProject(LAB);
+const input = { stackDir: project.stackDir, pkiDir: project.pki };
 let lab: Lab;
 
 beforeAll(async () => {
-  input = makeLabInput();
-  lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB, log: () => undefined });
+  project.synth(SEED);
+  lab = await project.deploy();
 });
 
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  input?.remove();
-});
+afterAll(() => project.remove());
 
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
@@ -29,8 +29,10 @@ test("the usage names every lab command", async () => {
   const help: string[] = [];
   expect(await main(["help"], (l) => help.push(l))).toBe(0);
   for (const sub of [
+    "lab deploy STACK_DIR",
+    "lab destroy STACK_DIR",
+    "lab plan STACK_DIR",
     "lab up STACK_DIR",
-    "lab apply STACK_DIR",
     "lab status",
     "lab stop|start|kill|wipe|partition MEMBER",
     "lab heal",
@@ -46,7 +48,7 @@ test("lab up refuses a running lab's name, naming the CLI command that takes it 
   const pids = lab.memberNames.map((m) => lab.pid(m));
   expect(await cli("up", input.stackDir, "--pki", input.pkiDir, "--name", LAB)).toEqual({
     code: 1,
-    out: `etcd-cluster lab up: lab "${LAB}" is already running: \`etcd-cluster lab down --name ${LAB}\` first, or give another --name`,
+    out: `etcd-cluster lab up: lab "${LAB}" is already running: \`etcd-cluster lab deploy\` applies a later synth, or \`lab down --name ${LAB}\` first`,
   });
   expect(lab.memberNames.map((m) => lab.pid(m))).toEqual(pids);
 });
@@ -79,11 +81,18 @@ test("lab commands refuse to run without root", () => {
 });
 
 test("lab up without --pki needs the stack's etcdctl_environment output", async () => {
-  // GIVEN a stack without EtcdCluster outputs (the lab's hand-made test stack) WHEN no --pki is given THEN it says what to give
-  expect(await cli("up", input.stackDir, "--name", "labclinopki")).toMatchObject({
-    code: 2,
-    out: expect.stringMatching(/^etcd-cluster lab up: cannot find the PKI directory from .*etcdctl_environment output .*: give --pki DIR$/),
-  });
+  // GIVEN a stack without EtcdCluster outputs (a hand-made test stack) WHEN no --pki is given THEN it says what to give
+  const bare = makeLabInput();
+  try {
+    expect(await cli("up", bare.stackDir, "--name", "labclinopki")).toMatchObject({
+      code: 2,
+      out: expect.stringMatching(
+        /^etcd-cluster lab up: cannot find the PKI directory from .*etcdctl_environment output .*: give --pki DIR$/
+      ),
+    });
+  } finally {
+    bare.remove();
+  }
 });
 
 test("member commands name the lab's members when given another, and an absent lab is named", async () => {

@@ -3,9 +3,10 @@ import { pemArmour } from "../support/pem";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { labDown, labUp } from "../../lib/lab";
+import { labDown, TerraformFailed } from "../../lib/lab";
 import { fakeAwsCli } from "../../lib/lab/key-delivery";
-import { SEED, synthExampleToDisk, tempPki } from "../support/synth";
+import { LabProject } from "../support/lab-project";
+import { SEED } from "../support/synth";
 
 // With SSM key delivery (the default) the user data carries no key: the lab runs the member's own
 // boot script's fetch_key against a stand-in `aws` that serves the stack's aws_ssm_parameter values.
@@ -58,49 +59,49 @@ describe("the stand-in aws CLI", () => {
 });
 
 describe("a lab of the synthesized seed example", () => {
-  test("each member's key arrives through its boot script's fetch_key: the PKI's key, 0600, owned by etcd", async () => {
+  const projects: LabProject[] = [];
+  afterAll(() => Promise.all(projects.map((p) => p.remove())));
+
+  test("GIVEN SSM key delivery WHEN deployed THEN each key arrives through the boot script's fetch_key: Terraform's file() value, 0600, owned by etcd", async () => {
     // GIVEN the seed example synthesized with its default, SSM key delivery
-    const pki = tempPki();
-    dirs.push(pki);
-    const stackDir = synthExampleToDisk(SEED, pki, tempDir("etcd-lab-key-"));
+    const project = new LabProject(LAB);
+    projects.push(project);
+    const stackDir = project.synth(SEED);
     expect(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).not.toMatch(/PRIVATE KEY/);
 
-    // WHEN the lab comes up
-    const log: string[] = [];
-    const lab = await labUp({ stackDir, pkiDirectory: pki, labName: LAB, log: (l) => log.push(l) });
+    // WHEN it is deployed
+    const lab = await project.deploy();
 
     // THEN the boot script's own fetch_key wrote each key, which etcd reads in its mount namespace
     for (const m of SEED) {
-      expect(log).toContainEqual(
-        expect.stringMatching(new RegExp(`aws_instance\\.etcd_${m.name}_instance_\\w+: etcd-bootstrap: wrote /etc/etcd/ssl/etcd-key.pem$`))
+      expect(project.log).toContainEqual(
+        expect.stringMatching(new RegExp(`\\] ${m.name}: etcd-bootstrap: wrote /etc/etcd/ssl/etcd-key.pem$`))
       );
       const nsenter = (...argv: string[]) =>
         execFileSync("nsenter", [`--target=${lab.pid(m.name)}`, "--mount", ...argv], { encoding: "utf8" });
       expect(nsenter("stat", "-c", "%a %U:%G", "/etc/etcd/ssl/etcd-key.pem").trim()).toBe("600 etcd:etcd");
-      expect(nsenter("cat", "/etc/etcd/ssl/etcd-key.pem")).toBe(readFileSync(join(pki, `${m.name}-key.pem`), "utf8"));
+      expect(nsenter("cat", "/etc/etcd/ssl/etcd-key.pem")).toBe(readFileSync(join(project.pki, `${m.name}-key.pem`), "utf8"));
     }
-    await labDown(LAB, { log: () => undefined });
+    // AND the key is in neither the configuration nor Terraform's state (value_wo is write-only)
+    expect(readFileSync(project.stateFile, "utf8")).not.toMatch(/PRIVATE KEY/);
   });
 
-  test("a member whose parameter is not in the stack is refused, naming it, and nothing is left", async () => {
-    // GIVEN the seed stack without etcd_node2's aws_ssm_parameter
-    const pki = tempPki();
-    dirs.push(pki);
-    const stackDir = synthExampleToDisk(SEED, pki, tempDir("etcd-lab-key-"));
-    const file = join(stackDir, "cdk.tf.json");
+  test("GIVEN a member whose parameter the stack does not store WHEN deployed THEN its instance fails, naming the parameter", async () => {
+    // GIVEN the seed stack with etcd_node2's aws_ssm_parameter under another name than its boot script reads
+    const project = new LabProject(MISSING);
+    projects.push(project);
+    const file = join(project.synth(SEED), "cdk.tf.json");
     const json = JSON.parse(readFileSync(file, "utf8"));
     const params = json.resource.aws_ssm_parameter as Record<string, { name: string }>;
-    const [id, { name }] = Object.entries(params).find(([, p]) => p.name.endsWith("/etcd_node2"))!;
-    delete params[id];
-    for (const instance of Object.values(json.resource.aws_instance) as { depends_on?: string[] }[]) {
-      instance.depends_on = instance.depends_on?.filter((d) => d !== `aws_ssm_parameter.${id}`);
-    }
+    const parameter = Object.values(params).find((p) => p.name.endsWith("/etcd_node2"))!;
+    const name = parameter.name;
+    parameter.name = "/elsewhere/etcd_node2";
     writeFileSync(file, JSON.stringify(json));
 
-    // WHEN the lab comes up THEN it refuses, and leaves nothing
-    await expect(labUp({ stackDir, pkiDirectory: pki, labName: MISSING, log: () => undefined })).rejects.toThrow(
+    // WHEN it is deployed THEN Terraform reports the lab's refusal for that instance
+    await expect(project.deploy()).rejects.toThrow(TerraformFailed);
+    expect(project.log.join("\n")).toContain(
       `etcd_node2: its boot script reads SSM parameter ${name}, which no aws_ssm_parameter of the stack (created before it) stores`
     );
-    expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`${MISSING}-`);
   });
 });

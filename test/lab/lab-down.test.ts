@@ -1,10 +1,10 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { labDown, labUp } from "../../lib/lab";
+import { labDown } from "../../lib/lab";
 import { hostDirClaims } from "../../lib/lab/host-dirs";
-import { makeLabInput, THREE_MEMBERS } from "./make-stack";
+import { LabProject } from "../support/lab-project";
+import { SEED } from "../support/synth";
 import { runInChild } from "./run-in-child";
 
 const LAB = "labdown";
@@ -12,7 +12,7 @@ const CRASHED = "labcrash";
 const FAILED = "labfail";
 // 172.16.0.0/12: the host's network namespace must never hold such an address.
 const PRIVATE_172 = /\b172\.(1[6-9]|2\d|3[01])\.\d+\.\d+/;
-let input: ReturnType<typeof makeLabInput>;
+const project = new LabProject(LAB);
 let monitor: ChildProcess;
 let monitored = "";
 
@@ -21,7 +21,7 @@ beforeAll(() => {
   // (started first: making the PKI gives it ample time to subscribe).
   monitor = spawn("ip", ["-o", "monitor", "link", "address", "route"], { stdio: ["ignore", "pipe", "inherit"] });
   monitor.stdout!.setEncoding("utf8").on("data", (d: string) => (monitored += d));
-  input = makeLabInput();
+  project.synth(SEED);
 });
 
 afterAll(async () => {
@@ -29,7 +29,7 @@ afterAll(async () => {
   await labDown(LAB);
   await labDown(CRASHED);
   await labDown(FAILED);
-  input?.remove();
+  await project.remove();
 });
 
 function labNamespaces(lab: string): string[] {
@@ -70,11 +70,10 @@ function expectSharedDirsReleased(lab: string): void {
   }
 }
 
-test("labDown removes every process, namespace and path the lab created, and nothing else", async () => {
-  // GIVEN a running lab whose state dir is a given, pre-existing directory
+test("GIVEN a deployed lab WHEN labDown runs THEN every process, namespace and path the lab created is gone, and nothing else", async () => {
+  // GIVEN a running lab
   const linksBefore = hostLinks();
-  const stateDir = mkdtempSync(join(tmpdir(), "etcd-lab-state-"));
-  const lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: LAB, stateDir });
+  const lab = await project.deploy();
   const pids = lab.memberNames.map((m) => lab.pid(m)!);
   const created = lab.createdPaths;
   expect(pids.every(running)).toBe(true);
@@ -93,18 +92,17 @@ test("labDown removes every process, namespace and path the lab created, and not
   expect(pids.filter(running)).toEqual([]);
   expect(created).toContain(`/run/${LAB}`);
   expect(created.filter((p) => existsSync(p))).toEqual([]);
-  // AND the given state dir itself, which the lab did not create, is left (empty)
-  expect(readdirSync(stateDir)).toEqual([]);
-  rmSync(stateDir, { recursive: true });
   expectSharedDirsReleased(LAB);
   // AND a second labDown has nothing left to do
   await expect(labDown(LAB)).resolves.toBeUndefined();
 });
 
-test("labDown cleans up after the process that ran labUp died without taking the lab down", async () => {
+test("GIVEN the process that deployed a lab died WHEN labDown runs from another THEN it cleans up after it", async () => {
   // GIVEN a lab started by a process that then exited (a crash, as far as the lab is concerned)
+  const crashed = new LabProject(CRASHED);
+  crashed.synth(SEED);
   const child = runInChild(`
-    const l = await lab.labUp({ stackDir: ${JSON.stringify(input.stackDir)}, pkiDirectory: ${JSON.stringify(input.pkiDir)},
+    const l = await lab.labUp({ stackDir: ${JSON.stringify(crashed.stackDir)}, pkiDirectory: ${JSON.stringify(crashed.pki)},
       labName: "${CRASHED}", log: () => undefined });
     console.log(JSON.stringify({ pids: l.memberNames.map((m) => l.pid(m)), created: l.createdPaths }));
     process.exit(0);
@@ -122,31 +120,33 @@ test("labDown cleans up after the process that ran labUp died without taking the
   expect(labNamespaces(CRASHED)).toEqual([]);
   expect(created.filter((p) => existsSync(p))).toEqual([]);
   expectSharedDirsReleased(CRASHED);
+  await crashed.remove();
 });
 
-test("a labUp that fails quotes the failing member's log and removes what it created", async () => {
-  // GIVEN a stack in which etcd_node2 listens on an address its instance does not have
-  const broken = makeLabInput(
-    THREE_MEMBERS.map((m) => (m.name === "etcd_node2" ? { ...m, conf: { ETCD_LISTEN_CLIENT_URLS: "https://172.16.9.9:2379" } } : m))
-  );
+test("GIVEN a member that cannot start WHEN deployed THEN the deploy fails quoting its log, and labDown removes what it created", async () => {
+  // GIVEN a synth whose etcd_node2 listens on an address its instance does not have
+  const broken = new LabProject(FAILED);
+  broken.synth(SEED);
+  const file = join(broken.stackDir, "cdk.tf.json");
+  writeFileSync(file, readFileSync(file, "utf8").replace("https://172.16.0.102:2379,https://127.0.0.1:2379", "https://172.16.9.9:2379"));
   try {
-    // WHEN the lab is brought up
-    const up = labUp({ stackDir: broken.stackDir, pkiDirectory: broken.pkiDir, labName: FAILED, log: () => undefined });
+    // WHEN it is deployed
+    const up = broken.deploy();
 
     // THEN it fails, naming the member and quoting etcd's own error
     await expect(up).rejects.toThrow(
       /etcd_node2 is not running; its log ends:[\s\S]*172\.16\.9\.9:2379: bind: cannot assign requested address/
     );
-    // AND nothing of the lab is left
-    expect(labNamespaces(FAILED)).toEqual([]);
-    expect(existsSync(`/run/${FAILED}`)).toBe(false);
-    expectSharedDirsReleased(FAILED);
   } finally {
-    broken.remove();
+    await broken.remove();
   }
+  // AND after labDown nothing of the lab is left
+  expect(labNamespaces(FAILED)).toEqual([]);
+  expect(existsSync(`/run/${FAILED}`)).toBe(false);
+  expectSharedDirsReleased(FAILED);
 });
 
-test("the host's network namespace saw no lab address, link or route at any point", () => {
+test("GIVEN the labs above THEN the host's network namespace saw no lab address, link or route at any point", () => {
   // GIVEN the labs above have been up and down
   // THEN `ip monitor` in the host's namespace recorded no 172.16.0.0/12 address and no change at all
   expect(monitored).not.toMatch(PRIVATE_172);

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
 import type { Lab } from "../../lib/lab";
-import { makeLabInput, useFixtureLab, THREE_MEMBERS } from "./make-stack";
+import { SEED } from "../support/synth";
+import { useFixtureLab } from "./make-stack";
 
 const LAB = "labup";
 const fixture = useFixtureLab(LAB);
-let input: ReturnType<typeof makeLabInput>;
+let input: { stackDir: string; pkiDir: string };
 let lab: Lab;
 
 beforeAll(() => {
@@ -20,7 +21,7 @@ test("three members come up healthy with their static IPs as peer URLs", async (
   // THEN the list holds exactly the three members, each at https://<its private IP>:2380
   expect(list.code).toBe(0);
   const members = (JSON.parse(list.stdout) as { members: { name: string; peerURLs: string[] }[] }).members;
-  expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual(THREE_MEMBERS.map((m) => [m.name, [`https://${m.ip}:2380`]]));
+  expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual(SEED.map((m) => [m.name, [`https://${m.privateIp}:2380`]]));
   // AND every member answers endpoint health (etcdctl 3.4 reports it on stderr)
   const health = await lab.etcdctl(["endpoint", "health", "--cluster"]);
   expect(health.code).toBe(0);
@@ -73,7 +74,7 @@ test("status() gives the operator view", async () => {
 
   // THEN it shows the member table, every endpoint healthy, and the endpoint status table
   expect(status).toContain("$ etcdctl member list -w table");
-  for (const m of THREE_MEMBERS) expect(status).toContain(`https://${m.ip}:2379 is healthy`);
+  for (const m of SEED) expect(status).toContain(`https://${m.privateIp}:2379 is healthy`);
   expect(status).toMatch(/IS LEADER/);
 });
 

@@ -3,11 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
-import { Lab, labDown, labUp } from "../../lib/lab";
+import type { Lab } from "../../lib/lab";
+import { LabProject } from "../support/lab-project";
+import { SEED } from "../support/synth";
 
 /**
- * Stand-ins for what the EtcdCluster construct synthesizes, in the lab's input contract's shape,
- * until a real stack can be synthesized in these tests.
+ * Hand-made stacks in the shape the construct synthesizes, for what the real synth cannot make:
+ * count-0 members without the construct's rules, gzipped user data, conf values out of contract.
+ * Lab suites deploy the real synthesized seed example (useFixtureLab).
  */
 
 export interface StackMember {
@@ -146,30 +149,25 @@ export function makeLabInput(members: StackMember[] = THREE_MEMBERS): { pkiDir: 
 }
 
 /**
- * A lab of the 3-member test stack for one suite: up before its tests (time to healthy printed),
- * down after them, also when they fail. Suites read `.lab` and `.input` inside their tests.
+ * A lab of the synthesized seed example for one suite, deployed by the real Terraform before its
+ * tests (time to healthy printed) and taken down after them, also when they fail. Suites read
+ * `.lab` and `.input` inside their tests.
  */
-export function useFixtureLab(labName: string): { readonly lab: Lab; readonly input: ReturnType<typeof makeLabInput> } {
-  let input: ReturnType<typeof makeLabInput> | undefined;
+export function useFixtureLab(labName: string): { readonly lab: Lab; readonly input: { stackDir: string; pkiDir: string } } {
+  const project = new LabProject(labName);
   let lab: Lab | undefined;
   beforeAll(async () => {
-    input = makeLabInput();
+    project.synth(SEED);
     const t = Date.now();
-    lab = await labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName });
-    process.stderr.write(`[test] ${labName}: labUp to all healthy in ${((Date.now() - t) / 1000).toFixed(2)} s\n`);
+    lab = await project.deploy();
+    process.stderr.write(`[test] ${labName}: lab deploy to all healthy in ${((Date.now() - t) / 1000).toFixed(2)} s\n`);
   });
-  afterAll(async () => {
-    await labDown(labName);
-    input?.remove();
-  });
+  afterAll(() => project.remove());
   return {
     get lab(): Lab {
       if (!lab) throw new Error(`lab ${labName} is not up: its beforeAll failed`);
       return lab;
     },
-    get input() {
-      if (!input) throw new Error(`lab ${labName} has no input: its beforeAll failed`);
-      return input;
-    },
+    input: { stackDir: project.stackDir, pkiDir: project.pki },
   };
 }

@@ -1,10 +1,10 @@
 import { Lab, labUp } from "../../lib/lab";
-import { makeLabInput, useFixtureLab } from "./make-stack";
+import { useFixtureLab } from "./make-stack";
 import { runInChild } from "./run-in-child";
 
 const LAB = "labrefuse";
 const fixture = useFixtureLab(LAB);
-let input: ReturnType<typeof makeLabInput>;
+let input: { stackDir: string; pkiDir: string };
 let lab: Lab;
 
 beforeAll(() => {

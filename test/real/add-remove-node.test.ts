@@ -1,5 +1,5 @@
-// Issue 3: etcd_node4 added to the running seed cluster and removed again by applying later
-// syntheses of the same stack, the membership steps running as Terraform orders them.
+// Issue 3, through the real Terraform: etcd_node4 added to the running seed cluster and removed
+// again by deploying later syntheses of the same project, the membership steps run by Terraform.
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Lab } from "../../lib/lab";
@@ -16,69 +16,62 @@ beforeAll(async () => {
   before = await putKeys(lab, "before", 30);
 });
 
-/** Index of the first log line matching every pattern; -1 if none. */
+/** Index of the first log line (from `from` on) matching every pattern; -1 if none. */
 function lineIndex(log: string[], ...patterns: RegExp[]): number {
   return log.findIndex((l) => patterns.every((p) => p.test(l)));
 }
 
-test("applying the synth with node4 registers, launches and promotes it, in that order, leaving nodes 1-3 alone", async () => {
+test("GIVEN the seed cluster WHEN the synth with node4 is deployed THEN Terraform registers, launches and promotes it, in that order, leaving nodes 1-3 alone", async () => {
   // GIVEN the seed lab with keys, its members' pids and the time their etcd.conf was written
   const pids = SEED_NAMES.map((m) => lab.pid(m));
   const confWritten = SEED_NAMES.map((m) => statSync(join(lab.memberRoot(m), "etc/etcd/etcd.conf")).mtimeMs);
 
-  // WHEN the stack synthesized with etcd_node4 is applied
-  const log: string[] = [];
-  const result = await lab.apply(seed.syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
-  record(LAB, "apply with etcd_node4 (register, launch, promote)", result.durationMs);
-  process.stderr.write(`[real ${LAB}] apply with etcd_node4 printed:\n${log.join("\n")}\n`);
+  // WHEN the stack synthesized with etcd_node4 is deployed
+  const mark = seed.project.log.length;
+  seed.project.synth([...SEED, NODE4]);
+  const t = Date.now();
+  await seed.project.deploy();
+  record(LAB, "deploy with etcd_node4 (register, launch, promote)", Date.now() - t);
+  const log = seed.project.since(mark);
 
-  // THEN the register step ran from the deployer namespace, then the VM was created, then promote ran
-  const registered = lineIndex(log, /membership_register/, /Creation complete/);
-  const launched = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance/, /Creating\.\.\./);
-  const promoting = lineIndex(log, /node4-membership_member/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js promote`));
-  const promoted = lineIndex(log, /node4-membership_member/, /Creation complete/);
-  expect(
-    lineIndex(log, /membership_register/, new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js add --name=etcd_node4`))
-  ).toBeGreaterThanOrEqual(0);
-  expect(lineIndex(log, /\[etcd add\] added etcd_node4/)).toBeLessThan(registered);
-  expect([registered, launched, promoting, promoted].every((i) => i >= 0)).toBe(true);
+  // THEN Terraform planned exactly node4's resources, and ran register, then the VM, then promote
+  expect(log.some((l) => /Plan: 7 to add, 0 to change, 0 to destroy/.test(l))).toBe(true);
+  const registered = lineIndex(log, /node4-membership_register\S*\[0\]: Creation complete/);
+  const launched = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Creating\.\.\./);
+  const promoted = lineIndex(log, /node4-membership_member\S*\[0\]: Creation complete/);
+  expect(lineIndex(log, /node4-membership_register.*\(local-exec\): \[etcd add\] added etcd_node4/)).toBeLessThan(registered);
+  expect([registered, launched, promoted].every((i) => i >= 0)).toBe(true);
   expect(registered).toBeLessThan(launched);
-  expect(launched).toBeLessThan(promoting);
-  expect(promoting).toBeLessThan(promoted);
-  expect(lineIndex(log, /\[etcd promote\] promoted etcd_node4/)).toBeLessThan(promoted);
+  expect(launched).toBeLessThan(promoted);
+  expect(lineIndex(log, /node4-membership_member.*\(local-exec\): \[etcd promote\] promoted etcd_node4/)).toBeLessThan(promoted);
 
   // AND etcd_node4 is a voting member (not a learner) and healthy
   const members = await memberList(lab);
   expect(members.map((m) => m.name).sort()).toEqual([...SEED_NAMES, "etcd_node4"]);
   expect(members.find((m) => m.name === "etcd_node4")!.isLearner ?? false).toBe(false);
-  await lab.waitHealthy(["etcd_node4"], 30_000);
   // AND nodes 1-3 were not touched: same processes, files not rewritten
   expect(SEED_NAMES.map((m) => lab.pid(m))).toEqual(pids);
   expect(SEED_NAMES.map((m) => statSync(join(lab.memberRoot(m), "etc/etcd/etcd.conf")).mtimeMs)).toEqual(confWritten);
-  expect(result.unchanged).toEqual(expect.arrayContaining(SEED_NAMES.map((m) => `aws_instance.${lab.member(m).logicalId}`)));
+  // AND Terraform sees nothing left to do
+  expect(await seed.project.plan()).toBe(0);
 });
 
-test("applying the synth with node4 removed runs its member remove before its VM goes", async () => {
-  // GIVEN etcd_node4 is a voting member (previous test)
+test("GIVEN node4 voting WHEN the synth with node4 removed is deployed THEN its member remove runs before its VM goes", async () => {
   const pids = SEED_NAMES.map((m) => lab.pid(m));
 
-  // WHEN the stack synthesized with etcd_node4 `removed: true` is applied
-  const log: string[] = [];
-  const result = await lab.apply(seed.syntheses.synth([...SEED, { ...NODE4, removed: true }]), { log: (l) => log.push(l) });
-  record(LAB, "apply with etcd_node4 removed (remove, terminate)", result.durationMs);
-  process.stderr.write(`[real ${LAB}] apply with etcd_node4 removed printed:\n${log.join("\n")}\n`);
+  // WHEN the stack synthesized with etcd_node4 `removed: true` is deployed
+  const mark = seed.project.log.length;
+  seed.project.synth([...SEED, { ...NODE4, removed: true }]);
+  const t = Date.now();
+  await seed.project.deploy();
+  record(LAB, "deploy with etcd_node4 removed (remove, terminate)", Date.now() - t);
+  const log = seed.project.since(mark);
 
-  // THEN its destroy-time `remove` ran from the deployer namespace and finished before its VM was destroyed
-  const removing = lineIndex(
-    log,
-    /node4-membership_member/,
-    new RegExp(`Executing in ${LAB}-deployer: .*etcd-membership\\.js remove --name=etcd_node4`)
-  );
-  const removed = lineIndex(log, /node4-membership_member/, /Destruction complete/);
-  const terminating = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance/, /Destroying\.\.\./);
-  expect([removing, removed, terminating].every((i) => i >= 0)).toBe(true);
-  expect(lineIndex(log, /\[etcd remove\] removed etcd_node4/)).toBeLessThan(removed);
-  expect(removing).toBeLessThan(removed);
+  // THEN its destroy-time `remove` finished before its VM was destroyed
+  const removed = lineIndex(log, /node4-membership_member\S*\[0\]: Destruction complete/);
+  const terminating = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Destroying\.\.\./);
+  expect([removed, terminating].every((i) => i >= 0)).toBe(true);
+  expect(lineIndex(log, /node4-membership_member.*\(local-exec\): \[etcd remove\] removed etcd_node4/)).toBeLessThan(removed);
   expect(removed).toBeLessThan(terminating);
 
   // AND the member list is back to three, node4's VM is gone, nodes 1-3 still the same processes
@@ -87,6 +80,7 @@ test("applying the synth with node4 removed runs its member remove before its VM
   expect(SEED_NAMES.map((m) => lab.pid(m))).toEqual(pids);
   await lab.waitHealthy(undefined, 30_000);
 
-  // AND every key written before the add is still there
+  // AND every key written before the add is still there, and Terraform sees nothing left to do
   expect(await readKeys(lab, "before")).toEqual(before);
+  expect(await seed.project.plan()).toBe(0);
 });

@@ -1,16 +1,14 @@
-// `etcd-cluster lab down` after a lab that grew by a member: nothing of the lab is left behind.
+// `etcd-cluster lab down`, the emergency cleanup, after a lab that grew by a member: nothing of the lab is left
+// behind, whatever Terraform's state still says.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { Lab, labDown } from "../../lib/lab";
-import { labCli, NODE4, record, SEED, Syntheses } from "./real-lab";
+import { Lab } from "../../lib/lab";
+import { LabProject, labCli, NODE4, record, SEED } from "./real-lab";
 
 const LAB = "realdown";
-const syntheses = new Syntheses();
+const project = new LabProject(LAB);
 
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
-});
+afterAll(() => project.remove());
 
 function labNamespaces(): string[] {
   return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
@@ -29,11 +27,11 @@ function running(pid: number): boolean {
 }
 
 test("lab down leaves no namespace, process or path of the lab", async () => {
-  // GIVEN a lab brought up with the CLI and grown by etcd_node4 with `lab apply`
-  const up = await labCli(["up", syntheses.synth(SEED), "--name", LAB]);
+  // GIVEN a lab brought up with the CLI and grown by etcd_node4 with a second `lab deploy`
+  const up = await labCli(["up", project.synth(SEED), "--name", LAB]);
   expect(up.code).toBe(0);
-  const apply = await labCli(["apply", syntheses.synth([...SEED, NODE4]), "--name", LAB]);
-  expect(apply.code).toBe(0);
+  const grown = await labCli(["deploy", project.synth([...SEED, NODE4]), "--name", LAB]);
+  expect(grown.code).toBe(0);
   const lab = Lab.attach(LAB);
   const pids = lab.memberNames.map((m) => lab.pid(m)!);
   const paths = [...lab.createdPaths, lab.stateDir];

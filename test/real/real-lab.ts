@@ -1,74 +1,56 @@
-// What the real scenarios share: the example stack synthesized to disk on a copy of the fixture
-// PKI, a lab of it, keys written and read back through etcdctl, and timings for the record.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// What the real scenarios share: a user's project (the seed example synthesized on a copy of the
+// fixture PKI, Terraform's state beside it), deployed to a lab by the real Terraform; keys written
+// and read back through etcdctl; timings for the record.
 import type { EtcdMemberProps } from "../../lib";
 import { main } from "../../lib/cli/main";
-import { hostTools, Lab, labDown, labUp } from "../../lib/lab";
-import { NODE4, SEED, synthExampleToDisk, tempPki } from "../support/synth";
+import { hostTools, Lab, labDown } from "../../lib/lab";
+import { terraformTool } from "../../lib/lab/terraform";
+import { LabProject } from "../support/lab-project";
+import { NODE4, SEED } from "../support/synth";
 
-export { NODE4, SEED };
+export { NODE4, SEED, LabProject };
 
 /**
- * Fails (never skips) when this host cannot run the lab: root, etcd and the tools it needs, each
- * refusal naming what to install.
+ * Fails (never skips) when this host cannot run the lab: root, etcd, Terraform and the tools it
+ * needs, each refusal naming what to install.
  */
 export function requireLabHost(): void {
   try {
     hostTools();
+    terraformTool();
   } catch (e) {
     throw new Error(`the real scenarios need a host that can run the etcd lab: ${(e as Error).message}`);
   }
 }
 
-/** Syntheses of one stack (the seed example) on one PKI, each in its own output directory. */
-export class Syntheses {
-  readonly pki = tempPki();
-  private readonly dirs: string[] = [];
-
-  /** The stack directory of the example synthesized with `members`. */
-  synth(members: EtcdMemberProps[]): string {
-    const outdir = mkdtempSync(join(tmpdir(), "etcd-real-"));
-    this.dirs.push(outdir);
-    return synthExampleToDisk(members, this.pki, outdir);
-  }
-
-  remove(): void {
-    for (const dir of [...this.dirs, this.pki]) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A lab of the seed example, its log lines kept, brought up through the library. */
-export async function seedLab(labName: string, syntheses: Syntheses, log: string[] = []): Promise<Lab> {
+/** The seed example deployed by Terraform into a new lab of that project. */
+export async function seedLab(project: LabProject, members: EtcdMemberProps[] = SEED): Promise<Lab> {
   requireLabHost();
-  await labDown(labName, { log: () => undefined }); // a previous run killed half-way
+  await labDown(project.labName, { log: () => undefined }); // a previous run killed half-way
   const t = Date.now();
-  const lab = await labUp({ stackDir: syntheses.synth(SEED), pkiDirectory: syntheses.pki, labName, log: (l) => log.push(l) });
-  record(labName, "lab up (seed, 3 members) to all healthy", Date.now() - t);
+  project.synth(members);
+  const lab = await project.deploy();
+  record(project.labName, `lab deploy (seed, ${members.length} members) to all healthy`, Date.now() - t);
   return lab;
 }
 
 /**
- * A seed-cluster lab for one suite: up before its tests, down after them (also when they fail).
- * Jest runs a file's beforeAll hooks in order, so a suite's own ones after this see the lab.
+ * A seed-cluster lab for one suite: deployed before its tests, taken down after them (also when
+ * they fail). Jest runs a file's beforeAll hooks in order, so a suite's own ones after this see the lab.
  */
-export function useSeedLab(labName: string): { readonly lab: Lab; readonly syntheses: Syntheses } {
-  const syntheses = new Syntheses();
+export function useSeedLab(labName: string): { readonly lab: Lab; readonly project: LabProject } {
+  const project = new LabProject(labName);
   let lab: Lab | undefined;
   beforeAll(async () => {
-    lab = await seedLab(labName, syntheses);
+    lab = await seedLab(project);
   });
-  afterAll(async () => {
-    await labDown(labName, { log: () => undefined });
-    syntheses.remove();
-  });
+  afterAll(() => project.remove());
   return {
     get lab(): Lab {
       if (!lab) throw new Error(`lab ${labName} is not up: its beforeAll failed`);
       return lab;
     },
-    syntheses,
+    project,
   };
 }
 

@@ -14,9 +14,11 @@ beforeAll(async () => {
 });
 
 test("a registered, unlaunched node4 is an unstarted learner, and with another member stopped writes still succeed", async () => {
-  // WHEN the stack synthesized with etcd_node4 `registerOnly: true` is applied
-  const result = await lab.apply(seed.syntheses.synth([...SEED, { ...NODE4, registerOnly: true }]), { log: () => undefined });
-  record(LAB, "apply with etcd_node4 registerOnly", result.durationMs);
+  // WHEN the stack synthesized with etcd_node4 `registerOnly: true` is deployed
+  seed.project.synth([...SEED, { ...NODE4, registerOnly: true }]);
+  const t = Date.now();
+  await seed.project.deploy();
+  record(LAB, "deploy with etcd_node4 registerOnly", Date.now() - t);
 
   // THEN node4 is registered but has no VM: an unstarted learner at its peer URL
   expect(lab.memberNames).not.toContain("etcd_node4");
@@ -41,13 +43,17 @@ test("a registered, unlaunched node4 is an unstarted learner, and with another m
 
 test("applying the synth without registerOnly launches node4 and promotes it", async () => {
   // GIVEN node4 registered only, etcd_node3 stopped (previous test)
-  // WHEN the stack synthesized with etcd_node4 as a plain joiner is applied
-  const log: string[] = [];
-  const result = await lab.apply(seed.syntheses.synth([...SEED, NODE4]), { log: (l) => log.push(l) });
-  record(LAB, "apply launching and promoting the registered node4", result.durationMs);
+  // WHEN the stack synthesized with etcd_node4 as a plain joiner is deployed
+  const mark = seed.project.log.length;
+  seed.project.synth([...SEED, NODE4]);
+  const t = Date.now();
+  await seed.project.deploy();
+  record(LAB, "deploy launching and promoting the registered node4", Date.now() - t);
+  const log = seed.project.since(mark);
 
-  // THEN only its VM and promote step were created (it was already registered)
-  expect(result.created.filter((a) => /^(aws_instance|terraform_data)\./.test(a))).toEqual([
+  // THEN only its VM, its key and promote step were created (it was already registered)
+  const created = log.map((l) => /\] (\S+)\[0\]: Creation complete/.exec(l)?.[1]).filter((a): a is string => !!a);
+  expect(created.filter((a) => /^(aws_instance|terraform_data)\./.test(a))).toEqual([
     expect.stringMatching(/^aws_instance\.etcd_etcd_node4_instance/),
     expect.stringMatching(/^terraform_data\.etcd_etcd_node4-membership_member/),
   ]);

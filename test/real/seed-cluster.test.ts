@@ -1,17 +1,17 @@
-// Issue 2: the seed example, brought up with `etcd-cluster lab up`, is the recipe's 3-member
+// Issue 2: the seed example, deployed by the real Terraform with `etcd-cluster lab up`, is the recipe's 3-member
 // cluster over mutual TLS, and the operator's `status` shows it in the recipe's shape.
 import { Lab, labDown } from "../../lib/lab";
-import { expectMemberHolds, labCli, memberList, putKeys, readKeys, record, requireLabHost, SEED, Syntheses } from "./real-lab";
+import { expectMemberHolds, LabProject, labCli, memberList, putKeys, readKeys, record, requireLabHost, SEED } from "./real-lab";
 
 const LAB = "realseed";
-const syntheses = new Syntheses();
+const project = new LabProject(LAB);
 let lab: Lab;
 let upOutput: string[];
 
 beforeAll(async () => {
   requireLabHost();
   await labDown(LAB, { log: () => undefined });
-  const stackDir = syntheses.synth(SEED);
+  const stackDir = project.synth(SEED);
   // WHEN the operator runs `etcd-cluster lab up <stack>` (the PKI found from the stack's outputs)
   const t = Date.now();
   const up = await labCli(["up", stackDir, "--name", LAB]);
@@ -22,10 +22,7 @@ beforeAll(async () => {
   lab = Lab.attach(LAB);
 });
 
-afterAll(async () => {
-  await labDown(LAB, { log: () => undefined });
-  syntheses.remove();
-});
+afterAll(() => project.remove());
 
 test("three healthy members with the recipe's peer and client URLs", async () => {
   // GIVEN the seed lab is up

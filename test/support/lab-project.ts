@@ -1,0 +1,77 @@
+// A user's cdktf project, as the real-Terraform lab tests need one: the seed example synthesized
+// again and again into one output directory (as `cdktf synth` does), on a copy of the fixture PKI,
+// with Terraform's state in the project, and deployed to a lab by the real Terraform.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EtcdClusterProps, EtcdMemberProps } from "../../lib";
+import { App, LocalBackend } from "../../lib/cdktf";
+import { Lab, labDeploy, labDestroy, labDown } from "../../lib/lab";
+import { tempPki } from "./synth";
+
+export class LabProject {
+  readonly dir = mkdtempSync(join(tmpdir(), "etcd-project-"));
+  readonly pki = tempPki();
+  readonly outdir = join(this.dir, "cdktf.out");
+  readonly stackDir = join(this.outdir, "stacks", "seed-cluster");
+  readonly stateFile = join(this.dir, "terraform.seed-cluster.tfstate");
+  /** Every line the lab and Terraform printed, in order. */
+  readonly log: string[] = [];
+  /** When each line of `log` arrived (Date.now()). */
+  readonly loggedAt: number[] = [];
+
+  constructor(readonly labName: string) {}
+
+  /** `cdktf synth` of the seed example with these members (and any other props): returns the stack directory. */
+  synth(members: EtcdMemberProps[], props: Partial<EtcdClusterProps> = {}): string {
+    // Required lazily: the example imports this library, which this helper serves.
+    const { SeedClusterStack } = require("../../examples/seed-cluster/stack") as typeof import("../../examples/seed-cluster/stack");
+    const app = new App({ outdir: this.outdir, stackTraces: false });
+    const stack = new SeedClusterStack(app, "seed-cluster", { members, pkiDirectory: this.pki, clusterProps: props });
+    new LocalBackend(stack, { path: this.stateFile });
+    app.synth();
+    return this.stackDir;
+  }
+
+  /** `cdktf deploy` of the last synth into the lab. */
+  deploy(options: { signal?: AbortSignal } = {}): Promise<Lab> {
+    return labDeploy({ stackDir: this.stackDir, pkiDirectory: this.pki, labName: this.labName, log: this.record, ...options });
+  }
+
+  /** `cdktf destroy`. */
+  destroy(): Promise<void> {
+    return labDestroy({ stackDir: this.stackDir, labName: this.labName, log: this.record });
+  }
+
+  /** `terraform plan -detailed-exitcode`: 0 when Terraform sees nothing to change. */
+  plan(): Promise<number> {
+    return Lab.attach(this.labName).terraform(this.stackDir, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], {
+      log: this.record,
+    });
+  }
+
+  /** Milliseconds from the first line matching `from` to the first after it matching `to` (NaN if either is missing). */
+  elapsed(from: RegExp, to: RegExp, mark = 0): number {
+    const a = this.log.findIndex((l, i) => i >= mark && from.test(l));
+    const b = a < 0 ? -1 : this.log.findIndex((l, i) => i > a && to.test(l));
+    return b < 0 ? NaN : this.loggedAt[b] - this.loggedAt[a];
+  }
+
+  /** Lines logged since `mark` (a previous log length). */
+  since(mark: number): string[] {
+    return this.log.slice(mark);
+  }
+
+  /** Takes the lab down whatever its state, and removes the project. */
+  async remove(): Promise<void> {
+    await labDown(this.labName, { log: () => undefined });
+    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.pki, { recursive: true, force: true });
+  }
+
+  private readonly record = (line: string): void => {
+    this.log.push(line);
+    this.loggedAt.push(Date.now());
+    if (process.env.LAB_LOG) process.stderr.write(`${line}\n`);
+  };
+}
