@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deriveSchema, ProviderHandlers, ProviderServer, startProviderServer, Value } from "../../../lib/lab/provider";
-import { requireTerraform, TerraformDir } from "./terraform-run";
+import { requireTerraform, TerraformDir } from "../../support/terraform-run";
 
 // One stack taken through init, validate, apply, plan, replace, update, a type leaving the config and destroy,
 // by the real Terraform against the in-process provider. The tests run in order and build on each other.
