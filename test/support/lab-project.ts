@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EtcdClusterProps, EtcdMemberProps } from "../../lib";
-import { App, LocalBackend } from "../../lib/cdktf";
+import { App } from "../../lib/cdktf";
 import { Lab, labDeploy, labDestroy, labDown } from "../../lib/lab";
 import { tempPki } from "./synth";
 
@@ -27,8 +27,7 @@ export class LabProject {
     // Required lazily: the example imports this library, which this helper serves.
     const { SeedClusterStack } = require("../../examples/seed-cluster/stack") as typeof import("../../examples/seed-cluster/stack");
     const app = new App({ outdir: this.outdir, stackTraces: false });
-    const stack = new SeedClusterStack(app, "seed-cluster", { members, pkiDirectory: this.pki, clusterProps: props });
-    new LocalBackend(stack, { path: this.stateFile });
+    new SeedClusterStack(app, "seed-cluster", { members, pkiDirectory: this.pki, stateFile: this.stateFile, clusterProps: props });
     app.synth();
     return this.stackDir;
   }
