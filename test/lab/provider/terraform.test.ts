@@ -3,12 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deriveSchema, ProviderHandlers, ProviderServer, startProviderServer, Value } from "../../../lib/lab/provider";
 import { requireTerraform, TerraformDir } from "../../support/terraform-run";
+import { pemArmour } from "../../support/pem";
 
 // One stack taken through init, validate, apply, plan, replace, update, a type leaving the config and destroy,
 // by the real Terraform against the in-process provider. The tests run in order and build on each other.
 
 const FIXTURE = join(__dirname, "fixtures", "cdk.tf.json");
-const SECRET = `-----BEGIN PRIVATE KEY-----\nSECRET-${process.pid}-${Date.now()}\n-----END PRIVATE KEY-----\n`;
+const SECRET = pemArmour("PRIVATE KEY", `SECRET-${process.pid}-${Date.now()}`);
 const INSTANCE = "aws_instance.node1_instance[0]";
 
 type Json = Record<string, any>;
