@@ -11,7 +11,7 @@ type Values = Record<string, Value>;
 /** What the handlers ask of the lab: EC2 instances and SSM parameters. */
 export interface LabCloud {
   /** Boots the member's VM from its user data; resolves once it runs (not once etcd is healthy), as RunInstances does. */
-  launch(member: LabMember, instanceId: string, log: (line: string) => void): Promise<void>;
+  launch(member: LabMember, instanceId: string, region: string, log: (line: string) => void): Promise<void>;
   /** Terminates the VM; its disk goes with it. */
   terminate(instanceId: string): Promise<void>;
   putParameter(name: string, value: string): void;
@@ -53,7 +53,7 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
       if (type === "aws_instance") {
         const member = memberOf(config);
         const id = `i-${randomBytes(9).toString("hex").slice(0, 17)}`;
-        await cloud.launch(member, id, (line) => log(`${member.name}: ${line}`));
+        await cloud.launch(member, id, region, (line) => log(`${member.name}: ${line}`));
         return fill(type, planned, { id, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}` });
       }
       if (type === "aws_ssm_parameter") putParameter(cloud, config);

@@ -1,6 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { unescapeTemplate } from "../terraform-string";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { hostPath, runStreaming, shQuote } from "./command";
 import { LabFile, LabMember } from "./stack";
 
@@ -17,8 +16,8 @@ export interface KeyFetch {
   readonly keyFiles: string[];
 }
 
-/** Where an SSM parameter's value comes from: a file Terraform's file() reads, or a literal. */
-export type ParameterValue = { readonly file: string } | { readonly literal: string };
+/** SSM parameters the stack stored: name to the 0600 file holding the value. */
+export type SsmParameters = ReadonlyMap<string, string>;
 
 const KEY_SETTINGS = ["ETCD_KEY_FILE", "ETCD_PEER_KEY_FILE"];
 
@@ -38,48 +37,12 @@ export function keyFetchOf(member: LabMember): KeyFetch | undefined {
   return { bootScript, parameter, keyFiles };
 }
 
-/**
- * The stack's aws_ssm_parameter values by parameter name, for those of `addresses` (the ones the
- * lab has created). `value_wo = file("${path.module}/...")` resolves against the stack directory,
- * as Terraform's path.module does for the root module.
- */
-export function readSsmParameters(stackDir: string, addresses: Set<string>): Map<string, ParameterValue> {
-  const json = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as {
-    resource?: { aws_ssm_parameter?: Record<string, Record<string, unknown>> };
-  };
-  const parameters = new Map<string, ParameterValue>();
-  for (const [name, block] of Object.entries(json.resource?.aws_ssm_parameter ?? {})) {
-    const address = `aws_ssm_parameter.${name}`;
-    if (!addresses.has(address) || typeof block.name !== "string") continue;
-    const value = block.value_wo ?? block.value;
-    if (typeof value !== "string") continue;
-    const file = /^\$\{file\("\$\{path\.module\}\/([^"]+)"\)\}$/.exec(value)?.[1];
-    if (file) parameters.set(block.name, { file: resolve(stackDir, file) });
-    else if (!/[$%]\{/.test(value.replace(/\$\$\{|%%\{/g, ""))) parameters.set(block.name, { literal: unescapeTemplate(value) });
-    else
-      throw new Error(`${address}: its value is an expression the lab does not evaluate (only file("\${path.module}/...") or a literal)`);
-  }
-  return parameters;
-}
-
-/** The AWS provider's literal region: what IMDS would report to instance_region. */
-export function providerRegion(stackDir: string): string {
-  const json = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as { provider?: { aws?: { region?: unknown }[] } };
-  const region = json.provider?.aws?.[0]?.region;
-  return typeof region === "string" && /^[a-z0-9-]+$/.test(region) ? region : "lab-region-1";
-}
-
 /** Checks, before anything is created, that the member's parameter is in the stack and readable. */
-export function checkKeyFetch(member: string, fetch: KeyFetch, parameters: Map<string, ParameterValue>): void {
-  const value = parameters.get(fetch.parameter);
-  if (!value) {
+export function checkKeyFetch(member: string, fetch: KeyFetch, parameters: SsmParameters): void {
+  const file = parameters.get(fetch.parameter);
+  if (!file) {
     throw new Error(
       `${member}: its boot script reads SSM parameter ${fetch.parameter}, which no aws_ssm_parameter of the stack (created before it) stores`
-    );
-  }
-  if ("file" in value && !existsSync(value.file)) {
-    throw new Error(
-      `${member}: SSM parameter ${fetch.parameter} is file("${value.file}"), which does not exist (Terraform's file() would fail)`
     );
   }
 }
@@ -87,8 +50,9 @@ export function checkKeyFetch(member: string, fetch: KeyFetch, parameters: Map<s
 export interface KeyFetchRun {
   readonly member: LabMember;
   readonly fetch: KeyFetch;
-  readonly parameters: Map<string, ParameterValue>;
+  readonly parameters: SsmParameters;
   /** The AWS region instance_region reports (the provider's). */
+  /** What instance_region reports: the region of the provider block, as Terraform evaluated it. */
   readonly region: string;
   readonly netns: string;
   /** The member's root and the host directories bind-mounted from it, as its etcd sees them. */
@@ -114,7 +78,7 @@ export async function runFetchKey(run: KeyFetchRun): Promise<void> {
   const steps = join(run.workDir, "boot-steps.sh");
   writeFileSync(steps, lines.join("\n") + "\n", { mode: 0o700 });
   const aws = join(run.workDir, "bin", "aws");
-  writeFileSync(aws, fakeAwsCli(run.parameters, run.workDir), { mode: 0o700 });
+  writeFileSync(aws, fakeAwsCli(run.parameters), { mode: 0o700 });
   chmodSync(aws, 0o700);
 
   const script = [
@@ -139,20 +103,11 @@ export async function runFetchKey(run: KeyFetchRun): Promise<void> {
 
 /**
  * A stand-in for the AWS CLI that knows one call, `aws ssm get-parameter --name NAME ...`, and
- * prints what `--query Parameter.Value --output text` would: the value and a newline. Values are
- * read when called, from the file Terraform's file() names or from a 0600 copy of a literal.
+ * prints what `--query Parameter.Value --output text` would: the value and a newline, read when
+ * called from the file the lab's SSM store keeps it in.
  */
-export function fakeAwsCli(parameters: Map<string, ParameterValue>, workDir: string): string {
-  let literals = 0;
-  const cases = [...parameters].map(([name, value]) => {
-    let file: string;
-    if ("file" in value) file = value.file;
-    else {
-      file = join(workDir, `parameter-${literals++}`);
-      writeFileSync(file, value.literal, { mode: 0o600 });
-    }
-    return `  ${shQuote(name)}) f=${shQuote(file)} ;;`;
-  });
+export function fakeAwsCli(parameters: SsmParameters): string {
+  const cases = [...parameters].map(([name, file]) => `  ${shQuote(name)}) f=${shQuote(file)} ;;`);
   return `#!/bin/sh
 # The etcd lab's stand-in for the AWS CLI: the stack's SSM parameters, nothing else.
 [ "\${1-} \${2-}" = "ssm get-parameter" ] || { echo "lab aws: only 'aws ssm get-parameter' is modelled, not: aws $*" >&2; exit 252; }

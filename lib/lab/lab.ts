@@ -6,7 +6,7 @@ import { labHandlers, type LabCloud } from "./aws-standin";
 import { CommandResult, hostPath, run, RunOptions, sleep } from "./command";
 import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
-import { checkKeyFetch, keyFetchOf, providerRegion, runFetchKey } from "./key-delivery";
+import { checkKeyFetch, keyFetchOf, runFetchKey } from "./key-delivery";
 import { memberMountDirs, prepareMemberRoot } from "./member-root";
 import { startMember } from "./member-process";
 import {
@@ -435,7 +435,7 @@ export class Lab {
     const server = await startProviderServer({
       socketPath: join(labHome(this.name), "provider.sock"),
       schema,
-      handlers: labHandlers(this.cloud(dir), schema, say),
+      handlers: labHandlers(this.cloud(), schema, say),
       log: (line) => appendFileSync(providerLog, `${new Date().toISOString()} ${line}\n`),
     });
     try {
@@ -464,10 +464,10 @@ export class Lab {
   }
 
   /** What the lab's aws provider does to this lab: EC2 instances are members, SSM parameters files. */
-  private cloud(stackDir: string): LabCloud {
+  private cloud(): LabCloud {
     return {
-      launch: async (member, instanceId, log) => {
-        await this.launch(member, instanceId, stackDir, log);
+      launch: async (member, instanceId, region, log) => {
+        await this.launch(member, instanceId, region, log);
         log(`running as ${instanceId}, etcd pid ${this.pid(member.name)}`);
       },
       terminate: (instanceId) => this.terminate(instanceId),
@@ -514,7 +514,7 @@ export class Lab {
    * The member's VM: its namespace on the bridge, its root as cloud-init leaves it (its key fetched
    * by its boot script's fetch_key when the user data does not carry it), and etcd started.
    */
-  private async launch(m: LabMember, instanceId: string, stackDir: string, say: (line: string) => void): Promise<void> {
+  private async launch(m: LabMember, instanceId: string, region: string, say: (line: string) => void): Promise<void> {
     this.checkNewMember(m);
     const endpoint = memberEndpoint(this.name, m.name, m.privateIp);
     this.state.network.members[m.name] = endpoint;
@@ -534,13 +534,13 @@ export class Lab {
     );
     const fetch = keyFetchOf(m);
     if (fetch) {
-      const parameters = new Map(Object.entries(this.state.parameters).map(([name, file]) => [name, { file }]));
+      const parameters = new Map(Object.entries(this.state.parameters));
       checkKeyFetch(m.name, fetch, parameters);
       await runFetchKey({
         member: m,
         fetch,
         parameters,
-        region: providerRegion(stackDir),
+        region,
         netns: endpoint.netns,
         root: join(dir, "root"),
         mountDirs: memberMountDirs(m),

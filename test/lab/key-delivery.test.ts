@@ -28,15 +28,15 @@ function tempDir(prefix: string): string {
 describe("the stand-in aws CLI", () => {
   const dir = tempDir("etcd-lab-aws-");
   writeFileSync(join(dir, "key.pem"), pemArmour("PRIVATE KEY", "abc", false)); // no final newline
+  writeFileSync(join(dir, "plain"), "plain\n");
   const aws = join(dir, "aws");
   writeFileSync(
     aws,
     fakeAwsCli(
       new Map([
-        ["/c/node1", { file: join(dir, "key.pem") }],
-        ["/c/lit", { literal: "plain" }],
-      ]),
-      dir
+        ["/c/node1", join(dir, "key.pem")],
+        ["/c/lit", join(dir, "plain")],
+      ])
     ),
     { mode: 0o700 }
   );
