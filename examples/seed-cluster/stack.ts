@@ -3,6 +3,7 @@ import type { Construct } from "constructs";
 import { LocalBackend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EtcdCluster, type EtcdClusterProps, type EtcdMemberProps } from "../../lib";
+import { labEtcdInstall } from "../../lib/lab/machine/release-mirror";
 import { SEED_MEMBERS } from "./members";
 
 /** Both examples describe one cluster, so they share one PKI (git-ignored, made on first synth). */
@@ -30,6 +31,8 @@ export class SeedClusterStack extends TerraformStack {
     new AwsProvider(this, "aws", { region: "us-east-1" });
     new LocalBackend(this, { path: props.stateFile ?? EXAMPLE_STATE_FILE });
     this.cluster = new EtcdCluster(this, "etcd", {
+      // `ETCD_LAB=1 npx cdktf synth`: etcd from the lab's mirror, which is all the lab's machines reach.
+      ...(process.env.ETCD_LAB === "1" ? { install: labEtcdInstall() } : {}),
       ...props.clusterProps,
       members: props.members ?? SEED_MEMBERS,
       pki: { directory: props.pkiDirectory ?? EXAMPLE_PKI_DIRECTORY },

@@ -12,10 +12,13 @@ export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR]  cdktf deploy, with
   lab plan STACK_DIR            terraform plan -detailed-exitcode against the lab (exit 0: no changes, 2: changes)
   lab up STACK_DIR [--pki DIR]  lab deploy to a lab that is not running yet
   lab status                    the status command above, run inside the lab
-  lab stop|start|kill|wipe|partition MEMBER
-  lab heal                      reconnect every partitioned member
+  lab stop|start|reboot MEMBER  stop, start or reboot the member's machine, as EC2 does its instance
+  lab kill MEMBER               power loss: the member's machine stops at once
+  lab wipe MEMBER               delete a stopped member's etcd data directory (a lost disk)
+  lab partition MEMBER          cut the member off the lab network; \`lab heal\` reconnects every partitioned member
+  lab evidence MEMBER           cloud-init status, failed units and etcd's journal, read inside the machine
   lab down                      emergency cleanup: remove everything the lab created, whatever Terraform's state says
-  (every lab command takes --name LAB, default ${DEFAULT_LAB}; root, Debian's etcd and Terraform >= 1.11 on PATH)`;
+  (every lab command takes --name LAB, default ${DEFAULT_LAB}; root, Debian's etcd, systemd-container, debootstrap and Terraform >= 1.11 on PATH)`;
 
 type Out = (line: string) => void;
 
@@ -26,7 +29,7 @@ interface LabArgs {
   readonly pki?: string;
 }
 
-const MEMBER_COMMANDS = ["stop", "start", "kill", "wipe", "partition"];
+const MEMBER_COMMANDS = ["stop", "start", "reboot", "kill", "wipe", "partition", "evidence"];
 
 export async function labCommand(argv: string[], out: Out): Promise<number> {
   let args: LabArgs | undefined;
@@ -94,17 +97,22 @@ async function dispatch({ sub, positional, name, pki }: LabArgs, out: Out): Prom
       const member = one(positional, "MEMBER");
       const lab = Lab.attach(name);
       lab.member(member); // an unknown member is refused before anything happens
-      const pid = lab.pid(member);
+      if (sub === "evidence") {
+        (await lab.evidence(member)).split("\n").forEach((line) => out(line));
+        return 0;
+      }
+      const instance = lab.machine(member).instanceId;
       const actions: Record<string, [string, () => unknown]> = {
-        stop: [`stopped ${member} (SIGTERM to pid ${pid})`, () => lab.stop(member)],
-        kill: [`killed ${member} (SIGKILL to pid ${pid})`, () => lab.kill(member)],
-        start: [`started ${member}`, () => lab.start(member)],
+        stop: [`stopped ${member}'s machine ${instance} (systemd shut it down)`, () => lab.stop(member)],
+        kill: [`powered off ${member}'s machine ${instance}`, () => lab.kill(member)],
+        start: [`started ${member}'s machine ${instance}`, () => lab.start(member)],
+        reboot: [`rebooted ${member}'s machine ${instance}`, () => lab.reboot(member)],
         wipe: [`wiped ${member}'s data directory`, () => lab.wipe(member)],
         partition: [`partitioned ${member} off the lab network`, () => lab.partition(member)],
       };
       const [what, action] = actions[sub];
       await step(what, action);
-      if (sub === "start") out(`[lab ${name}] ${member} runs as pid ${lab.pid(member)}; \`lab status\` shows when it is healthy`);
+      if (sub === "start" || sub === "reboot") out(`[lab ${name}] ${member} is booting; \`lab status\` shows when it is healthy`);
       return 0;
     }
   }

@@ -3,8 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { which } from "./command";
-import { resolveGroup, resolveOwner, resolveUser } from "./host-users";
-import { memberMountDirs } from "./member-root";
+import { LAB_MIRROR_URL } from "./machine/release-mirror";
 import { existingNamespaces, LabNetwork, labNamespaces } from "./network";
 import { clientUrl, LabMember, LabStack } from "./stack";
 import { labHome, validateLabName } from "./state";
@@ -25,20 +24,20 @@ export function preflight(name: string): LabTools {
 /** Root and the host tools the lab runs; a clear refusal naming the package when one is missing. */
 export function hostTools(): LabTools {
   if (process.getuid?.() !== 0) {
-    throw new Error("the etcd lab must run as root (it creates network namespaces and mounts, and runs etcd as its unit's user)");
+    throw new Error("the etcd lab must run as root (it creates network namespaces and mounts, and boots machines with systemd-nspawn)");
   }
   const etcd = which("etcd");
   const etcdctl = which("etcdctl");
   if (!etcd || !etcdctl) {
+    // etcd: the release the machines install is built from it; etcdctl: the operator's view.
     throw new Error(`etcd is not installed (no ${etcd ? "etcdctl" : "etcd"} on PATH): apt-get install etcd-server etcd-client`);
   }
   const tools = [
     ["ip", "iproute2"],
     ["ss", "iproute2"],
-    ["unshare", "util-linux"],
-    ["setpriv", "util-linux"],
+    ["nsenter", "util-linux"],
     ["mount", "mount"],
-    ["getent", "libc-bin"],
+    ["systemd-nspawn", "systemd-container"],
   ];
   for (const [tool, pkg] of tools) {
     if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
@@ -65,11 +64,20 @@ export function validateHost(name: string, stack: LabStack, network: LabNetwork,
   stack.members.forEach(validateMember);
 }
 
-/** What running a member needs of this host and of its user data. */
+/**
+ * What the lab needs of a member's user data: the client URL the deployer reaches it at, and an
+ * etcd its machine can install. The machines reach nothing beyond the lab: the release must come
+ * from the lab's mirror (see labEtcdInstall), not the internet or a package repository.
+ */
 export function validateMember(m: LabMember): void {
   clientUrl(m);
-  memberMountDirs(m);
-  resolveUser(m.unit.user);
-  if (m.unit.group !== undefined) resolveGroup(m.unit.group);
-  m.files.forEach((f) => resolveOwner(f.owner));
+  const script = m.files.map((f) => f.content).join("\n");
+  const url = /^ETCD_URL='([^']*)'$/m.exec(script)?.[1];
+  const fix = `synthesize with install: labEtcdInstall() (from cdktf-etcd-cluster's lab), or ETCD_LAB=1 for the examples`;
+  if (url === undefined && /^ETCD_PACKAGE=/m.test(script)) {
+    throw new Error(`${m.name} installs etcd from a package repository, which the lab's machines cannot reach: ${fix}`);
+  }
+  if (url !== undefined && !url.startsWith(`${LAB_MIRROR_URL}/`)) {
+    throw new Error(`${m.name} downloads etcd from ${url}, which the lab's machines cannot reach: ${fix}`);
+  }
 }

@@ -6,3 +6,5 @@ export { readLabStack } from "./stack";
 export type { LabStack, LabMember, LabUnit, LabFile } from "./stack";
 export type { LabNetwork, LabEndpoint } from "./network";
 export type { CommandResult, RunOptions } from "./command";
+export { labEtcdInstall, LAB_MIRROR_URL } from "./machine/release-mirror";
+export { ensureMachineImage } from "./machine/image";

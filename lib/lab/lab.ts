@@ -1,28 +1,43 @@
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
 import { labHandlers, type LabCloud } from "./aws-standin";
 import { CommandResult, hostPath, run, RunOptions, sleep } from "./command";
 import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
-import { checkKeyFetch, keyFetchOf, runFetchKey } from "./key-delivery";
-import { memberMountDirs, prepareMemberRoot } from "./member-root";
-import { startMember } from "./member-process";
+import {
+  bootMachine,
+  consoleTail,
+  createMachineDisk,
+  destroyMachineDisk,
+  machineEvidence,
+  machineExec,
+  machineInit,
+  machineProcess,
+  powerOffMachine,
+  shutdownMachine,
+} from "./machine/container";
+import { ensureMachineImage } from "./machine/image";
+import { hostEtcdRelease } from "./machine/release-mirror";
 import {
   addEndpoint,
+  addMetadataAddress,
   createBridgeAndDeployer,
   deleteNamespaces,
   existingNamespaces,
   LabNetwork,
   memberEndpoint,
   planLabNetwork,
+  METADATA_IP,
+  routeMetadata,
   setBridgePort,
 } from "./network";
-import { isAlive, signalAndWait } from "./process-identity";
+import { identify, isAlive, ProcessIdentity, signalAndWait, waitExit } from "./process-identity";
 import { deriveSchema, startProviderServer } from "./provider";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
-import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
+import { LabMachine, labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 import { readState, runTerraform, terraformTool } from "./terraform";
 
 export interface LabDeployOptions {
@@ -110,6 +125,9 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
   const stack = readLabStack(stackDir);
   const network = planLabNetwork(name, stack);
   validateHost(name, stack, network, pkiDirectory);
+  // Caches outside the lab, made before anything of it exists: they outlive `lab down`.
+  const image = await ensureMachineImage({ log });
+  const release = hostEtcdRelease();
   const home = labHome(name);
   const state: LabState = {
     name,
@@ -124,6 +142,10 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
     members: {},
     instances: {},
     parameters: {},
+    machines: {},
+    image,
+    release,
+    region: "us-east-1",
   };
   try {
     // Atomic: of two labs with one name, one gets EEXIST.
@@ -140,11 +162,14 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
       state.namespaces.push(netns);
       writeLabState(state);
     });
+    addMetadataAddress(state.network);
     mkdirSync(join(home, "ssm"), { mode: 0o700 });
     writeFileSync(join(home, "terraform.rc"), "");
     log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip} (${Date.now() - t} ms)`);
     const lab = new Lab(state, tools);
     OPEN_LABS.set(name, lab);
+    await lab.startAwsEndpoint();
+    log(`[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; machines boot image ${image.id}`);
     return lab;
   } catch (e) {
     log(`[lab ${name}] failed, tearing down: ${(e as Error).message}`);
@@ -164,16 +189,19 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
   const started = Date.now();
   const state = readLabState(labName);
   if (state) {
-    // SIGKILL: the lab's data goes anyway, and a SIGTERM'd leader spends ~7 s trying to hand its
-    // leadership to members that are stopping too.
+    // Power off, not shut down: the lab's data goes anyway, and a SIGTERM'd leader spends ~7 s
+    // trying to hand its leadership to members that are stopping too.
     await Promise.all(
       Object.entries(state.processes)
         .filter(([, p]) => isAlive(p))
         .map(async ([member, p]) => {
-          if (!(await signalAndWait(p, "SIGKILL", 5_000))) throw new Error(`${member} (pid ${p.pid}) survived SIGKILL`);
-          log(`[lab ${labName}] killed ${member} (pid ${p.pid})`);
+          await powerOffMachine(p);
+          log(`[lab ${labName}] powered off ${member} (systemd-nspawn pid ${p.pid})`);
         })
     );
+    const endpoint = state.awsEndpoint;
+    if (endpoint && !(await signalAndWait(endpoint, "SIGKILL", 5_000))) throw new Error(`the lab's AWS endpoint (pid ${endpoint.pid}) survived SIGKILL`);
+    for (const machine of Object.values(state.machines ?? {})) destroyMachineDisk(machine.disk);
     deleteNamespaces(state.namespaces);
   }
   const { left } = releaseHostDirs(labName);
@@ -190,13 +218,13 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
   }
 }
 
-function logTail(path: string, lines = 15): string {
-  if (!existsSync(path)) return "(no log)";
-  return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-}
-
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** The unit the member's user data writes (etcd.service). */
+function unitName(m: LabMember): string {
+  return m.unit.path.split("/").pop() ?? "etcd.service";
 }
 
 /** Removes `item` from an array the state holds (its fields are readonly references to mutable arrays). */
@@ -275,28 +303,51 @@ export class Lab {
     return clientUrl(this.member(member));
   }
 
-  /** The member's root: its write_files and data directory, as its process sees them. */
+  /** The member's machine: its instance id, disk and console. */
+  machine(member: string): LabMachine {
+    return this.state.machines[this.member(member).name];
+  }
+
+  /** The member machine's root filesystem, as the host sees it (mounted while its instance exists). */
   memberRoot(member: string): string {
-    return join(this.state.stateDir, this.member(member).name, "root");
+    return this.machine(member).disk.rootfs;
   }
 
-  logPath(member: string): string {
-    return join(this.state.stateDir, this.member(member).name, "etcd.log");
+  /** The machine's console: systemd's and cloud-init's output, across boots. */
+  consoleLog(member: string): string {
+    return this.machine(member).consoleLog;
   }
 
-  /** The member's etcd pid while it runs. */
+  /** The host pid of the etcd process in the member's machine, while one runs. */
   pid(member: string): number | undefined {
     const p = this.state.processes[this.member(member).name];
-    return p && isAlive(p) ? p.pid : undefined;
+    return p && isAlive(p) ? machineProcess(p, "etcd") : undefined;
   }
 
+  /** Whether the member's machine is up (whatever its etcd does). */
   isRunning(member: string): boolean {
-    return this.pid(member) !== undefined;
+    const p = this.state.processes[this.member(member).name];
+    return p !== undefined && isAlive(p);
   }
 
-  /** Stopped or killed through the lab (`lab stop|kill`), as opposed to running or exited by itself. */
+  /** Stopped or powered off through the lab (`lab stop|kill`), as opposed to running or halted by itself. */
   isStopped(member: string): boolean {
     return this.state.processes[this.member(member).name] === undefined;
+  }
+
+  /** Runs a command inside the member's machine, as root (what `aws ssm send-command` or a shell on it would). */
+  machineExec(member: string, argv: string[], options: RunOptions = {}): Promise<CommandResult> {
+    const p = this.state.processes[this.member(member).name];
+    if (!p || !isAlive(p)) return Promise.resolve({ stdout: "", stderr: `${member}'s machine is not running`, code: null });
+    return machineExec(p, argv, options);
+  }
+
+  /** cloud-init's verdict, the failed units and etcd's journal, read inside the machine (or its console when it is down). */
+  evidence(member: string): Promise<string> {
+    const m = this.member(member);
+    const p = this.state.processes[m.name];
+    if (!p || !isAlive(p)) return Promise.resolve(`${m.name}'s machine is not running; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
+    return machineEvidence(p, this.consoleLog(m.name), unitName(m));
   }
 
   /** Runs a command in a member's or the deployer's network namespace. */
@@ -354,45 +405,56 @@ export class Lab {
     let pending = members.map((m) => this.member(m).name);
     const lastError: Record<string, string> = {};
     for (;;) {
-      const exited = pending.filter((m) => !this.isRunning(m));
-      if (exited.length > 0) {
-        throw new Error(exited.map((m) => `${m} is not running; its log ends:\n${logTail(this.logPath(m))}`).join("\n"));
+      const halted = pending.filter((m) => !this.isRunning(m));
+      if (halted.length > 0) {
+        const consoles = halted.map((m) => `${m}'s machine is not running; its console ends:\n${consoleTail(this.consoleLog(m))}`);
+        throw new Error(consoles.join("\n"));
       }
       const results = await Promise.all(pending.map((m) => this.probeHealth(m)));
       results.forEach((r, i) => (lastError[pending[i]] = (r.stderr || r.stdout).trim()));
       pending = pending.filter((_, i) => results[i].code !== 0);
       if (pending.length === 0) return;
       if (Date.now() > deadline) {
-        const detail = pending.map((m) => `${m}: ${lastError[m]}\n${m}'s log ends:\n${logTail(this.logPath(m))}`);
+        const detail = await Promise.all(pending.map(async (m) => `--- ${m}: ${lastError[m]}\n${await this.evidence(m)}`));
         throw new Error(`not healthy after ${timeoutMs / 1000} s: ${pending.join(", ")}\n${detail.join("\n")}`);
       }
       await sleep(200);
     }
   }
 
-  /** Starts a stopped member (its data directory is kept). Does not wait: see waitHealthy. */
+  /** Boots a stopped member's machine from its disk, as `aws ec2 start-instances` does. Does not wait: see waitHealthy. */
   start(member: string): void {
     const m = this.member(member);
     if (this.isRunning(m.name)) throw new Error(`${m.name} is already running`);
-    this.state.processes[m.name] = startMember({
-      member: m,
-      netns: this.network.members[m.name].netns,
-      root: this.memberRoot(m.name),
-      mountDirs: memberMountDirs(m),
-      logPath: this.logPath(m.name),
-      etcdPath: this.tools.etcd,
-    });
+    this.state.processes[m.name] = this.boot(m.name);
     writeLabState(this.state);
   }
 
-  /** SIGTERM, as `systemctl stop` sends, and waits for the member to exit. */
-  async stop(member: string, timeoutMs = 15_000): Promise<void> {
-    await this.signal(member, "SIGTERM", timeoutMs);
+  /** An orderly shutdown of the member's machine (`aws ec2 stop-instances`): systemd stops etcd with SIGTERM. */
+  async stop(member: string, timeoutMs = 30_000): Promise<void> {
+    const p = this.running(member);
+    await shutdownMachine(p, timeoutMs);
+    this.halted(member);
   }
 
-  /** SIGKILL: a crash. */
+  /** Power loss: the member's machine stops at once, etcd with it. */
   async kill(member: string): Promise<void> {
-    await this.signal(member, "SIGKILL", 5_000);
+    await powerOffMachine(this.running(member));
+    this.halted(member);
+  }
+
+  /**
+   * `aws ec2 reboot-instances`: the machine's own `systemctl reboot`, then the same disk boots
+   * again. cloud-init knows the instance and does not run its user data a second time.
+   */
+  async reboot(member: string, timeoutMs = 30_000): Promise<void> {
+    const m = this.member(member);
+    const p = this.running(m.name);
+    await machineExec(p, ["systemctl", "reboot"], { timeoutMs: 10_000 });
+    // nspawn exits when the machine reboots (status 133): booting it again is the caller's part.
+    if (!(await waitExit(p, timeoutMs))) await powerOffMachine(p);
+    this.state.processes[m.name] = this.boot(m.name);
+    writeLabState(this.state);
   }
 
   /** Deletes a stopped member's data (and WAL) directory, as a lost disk would. */
@@ -467,8 +529,8 @@ export class Lab {
   private cloud(): LabCloud {
     return {
       launch: async (member, instanceId, region, log) => {
-        await this.launch(member, instanceId, region, log);
-        log(`running as ${instanceId}, etcd pid ${this.pid(member.name)}`);
+        await this.launch(member, instanceId, region);
+        log(`running as ${instanceId}: machine ${this.machine(member.name).hostname}, systemd-nspawn pid ${this.state.processes[member.name].pid}`);
       },
       terminate: (instanceId) => this.terminate(instanceId),
       instanceExists: (instanceId) => instanceId in this.state.instances,
@@ -478,12 +540,14 @@ export class Lab {
         writeFileSync(file, value, { mode: 0o600 });
         this.state.parameters[name] = file;
         writeLabState(this.state);
+        this.writeEndpointConfig();
       },
       deleteParameter: (name) => {
         const file = this.state.parameters[name];
         if (file) rmSync(file, { force: true });
         delete this.state.parameters[name];
         writeLabState(this.state);
+        this.writeEndpointConfig();
       },
     };
   }
@@ -511,64 +575,61 @@ export class Lab {
   }
 
   /**
-   * The member's VM: its namespace on the bridge, its root as cloud-init leaves it (its key fetched
-   * by its boot script's fetch_key when the user data does not carry it), and etcd started.
+   * The member's instance: its namespace on the bridge (with the metadata route), its disk (an
+   * overlay of the lab's image with the user data as cloud-init's NoCloud seed), and its machine
+   * booted. It resolves once systemd runs in it, as RunInstances returns once the instance runs:
+   * cloud-init, the boot script and etcd are the machine's own business from there.
    */
-  private async launch(m: LabMember, instanceId: string, region: string, say: (line: string) => void): Promise<void> {
+  private async launch(m: LabMember, instanceId: string, region: string): Promise<void> {
     this.checkNewMember(m);
     const endpoint = memberEndpoint(this.name, m.name, m.privateIp);
     this.state.network.members[m.name] = endpoint;
     this.state.members[m.name] = m;
     this.state.instances[instanceId] = m.name;
+    this.state.region = region;
     addEndpoint(this.state.network, m.name, endpoint, (netns) => {
       this.state.namespaces.push(netns);
       writeLabState(this.state);
     });
+    routeMetadata(this.state.network, endpoint);
     const dir = join(this.state.stateDir, m.name);
+    const identity = { instanceId, hostname: `ip-${m.privateIp.replace(/\./g, "-")}`, userData: m.userData };
+    // Recorded before the disk is mounted: labDown unmounts what the state names.
     this.state.createdPaths.push(dir);
+    this.state.machines[m.name] = { ...identity, disk: { dir, rootfs: join(dir, "rootfs"), image: this.state.image.rootfs }, consoleLog: join(dir, "console.log") };
     writeLabState(this.state);
-    prepareMemberRoot(m, join(dir, "root"));
-    claimHostDirs(
-      this.name,
-      memberMountDirs(m).map((path) => ({ path }))
-    );
-    const fetch = keyFetchOf(m);
-    if (fetch) {
-      const parameters = new Map(Object.entries(this.state.parameters));
-      checkKeyFetch(m.name, fetch, parameters);
-      await runFetchKey({
-        member: m,
-        fetch,
-        parameters,
-        region,
-        netns: endpoint.netns,
-        root: join(dir, "root"),
-        mountDirs: memberMountDirs(m),
-        workDir: join(dir, "boot"),
-        onLine: say,
-      });
+    createMachineDisk(this.state.image, dir, identity);
+    this.writeEndpointConfig();
+    const p = this.boot(m.name);
+    this.state.processes[m.name] = p;
+    writeLabState(this.state);
+    const deadline = Date.now() + 10_000;
+    while (machineInit(p) === undefined) {
+      if (!isAlive(p) || Date.now() > deadline) throw new Error(`${m.name}: the machine did not boot; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
+      await sleep(20);
     }
-    this.start(m.name);
   }
 
-  /** Terminates the member's VM: etcd killed (its disk goes with it), its namespace and root removed. */
+  /** Terminates the member's instance: an orderly shutdown, then its disk and namespace are deleted. */
   private async terminate(instanceId: string): Promise<void> {
     const member = this.state.instances[instanceId];
     // Already gone (lab down, or a VM terminated outside Terraform): as EC2, terminating it again is fine.
     if (member === undefined) return;
     const p = this.state.processes[member];
-    if (p && !(await signalAndWait(p, "SIGKILL", 5_000))) throw new Error(`${member} (pid ${p.pid}) survived SIGKILL`);
+    if (p && isAlive(p)) await shutdownMachine(p, 10_000);
     delete this.state.processes[member];
+    const machine = this.state.machines[member];
+    if (machine) destroyMachineDisk(machine.disk);
+    delete this.state.machines[member];
     const netns = this.state.network.members[member]?.netns ?? `${this.name}-${member}`;
     deleteNamespaces([netns]);
     drop(this.state.namespaces, netns);
-    const dir = join(this.state.stateDir, member);
-    rmSync(dir, { recursive: true, force: true });
-    drop(this.state.createdPaths, dir);
+    drop(this.state.createdPaths, join(this.state.stateDir, member));
     delete this.state.network.members[member];
     delete this.state.members[member];
     delete this.state.instances[instanceId];
     writeLabState(this.state);
+    this.writeEndpointConfig();
   }
 
   private async probeHealth(member: string): Promise<CommandResult> {
@@ -586,14 +647,70 @@ export class Lab {
     });
   }
 
-  private async signal(member: string, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  private running(member: string): ProcessIdentity {
     const m = this.member(member);
     const p = this.state.processes[m.name];
-    if (!p || !isAlive(p)) throw new Error(`${m.name} is not running`);
-    if (!(await signalAndWait(p, signal, timeoutMs))) {
-      throw new Error(`${m.name} (pid ${p.pid}) still runs ${timeoutMs / 1000} s after ${signal}`);
-    }
-    delete this.state.processes[m.name];
+    if (!p || !isAlive(p)) throw new Error(`${m.name}'s machine is not running`);
+    return p;
+  }
+
+  private halted(member: string): void {
+    delete this.state.processes[this.member(member).name];
     writeLabState(this.state);
+  }
+
+  private boot(member: string): ProcessIdentity {
+    const machine = this.state.machines[member];
+    return bootMachine({
+      disk: machine.disk,
+      identity: machine,
+      netns: this.network.members[member].netns,
+      consoleLog: machine.consoleLog,
+    });
+  }
+
+  /**
+   * Starts the lab's AWS endpoint in the deployer's namespace: a node process of its own, so that
+   * machines reach it (a key fetched at boot, a `lab start` hours later) whatever process runs.
+   */
+  async startAwsEndpoint(): Promise<void> {
+    this.writeEndpointConfig();
+    const home = labHome(this.name);
+    const logFile = join(home, "aws-endpoint.log");
+    const log = openSync(logFile, "a");
+    try {
+      const script = join(__dirname, "machine", "aws-endpoint.js");
+      const child = spawn("ip", ["netns", "exec", this.network.deployer.netns, process.execPath, script, join(home, "aws-endpoint.json")], {
+        cwd: "/",
+        env: { PATH: hostPath() },
+        detached: true,
+        stdio: ["ignore", log, log],
+      });
+      child.unref();
+      if (child.pid === undefined) throw new Error("cannot start the lab's AWS endpoint");
+      this.state.awsEndpoint = identify(child.pid);
+      writeLabState(this.state);
+    } finally {
+      closeSync(log);
+    }
+    const deadline = Date.now() + 10_000;
+    while (!readFileSync(logFile, "utf8").includes("listening")) {
+      if (!isAlive(this.state.awsEndpoint!) || Date.now() > deadline) {
+        throw new Error(`the lab's AWS endpoint did not start; its log:\n${readFileSync(logFile, "utf8")}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** What the AWS endpoint knows: re-read by it on every request. */
+  private writeEndpointConfig(): void {
+    const instances: Record<string, { instanceId: string; member: string }> = {};
+    for (const [name, machine] of Object.entries(this.state.machines)) {
+      instances[this.state.members[name].privateIp] = { instanceId: machine.instanceId, member: name };
+    }
+    const config = { region: this.state.region, instances, parameters: this.state.parameters, releasesDir: this.state.release.mirrorDir };
+    const file = join(labHome(this.name), "aws-endpoint.json");
+    writeFileSync(`${file}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
   }
 }

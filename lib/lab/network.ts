@@ -89,6 +89,20 @@ export function addEndpoint(net: LabNetwork, label: string, e: LabEndpoint, reco
   runSync(["ip", "-n", e.netns, "link", "set", ETH, "up"]);
 }
 
+/**
+ * The address EC2 instances reach instance metadata at. In the lab the deployer holds it (on its
+ * loopback, where the lab's AWS endpoint listens) and each machine routes it via the deployer.
+ */
+export const METADATA_IP = "169.254.169.254";
+
+export function addMetadataAddress(net: LabNetwork): void {
+  runSync(["ip", "-n", net.deployer.netns, "addr", "add", `${METADATA_IP}/32`, "dev", "lo"]);
+}
+
+export function routeMetadata(net: LabNetwork, e: LabEndpoint): void {
+  runSync(["ip", "-n", e.netns, "route", "add", `${METADATA_IP}/32`, "via", net.deployer.ip, "dev", ETH]);
+}
+
 /** Takes an endpoint's bridge port down (a partition) or up again. */
 export function setBridgePort(net: LabNetwork, endpoint: LabEndpoint, up: boolean): void {
   runSync(["ip", "-n", net.bridgeNetns, "link", "set", endpoint.bridgePort, up ? "up" : "down"]);

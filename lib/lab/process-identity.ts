@@ -42,6 +42,11 @@ export async function signalAndWait(p: ProcessIdentity, signal: NodeJS.Signals, 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
   }
+  return waitExit(p, timeoutMs);
+}
+
+/** Waits until the process has exited. False if it still runs after `timeoutMs`. */
+export async function waitExit(p: ProcessIdentity, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(p)) {
     if (Date.now() > deadline) return false;

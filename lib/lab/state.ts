@@ -1,5 +1,8 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { MachineDisk, MachineIdentity } from "./machine/container";
+import type { MachineImage } from "./machine/image";
+import type { LabRelease } from "./machine/release-mirror";
 import { LabNetwork } from "./network";
 import { ProcessIdentity } from "./process-identity";
 import { LabMember } from "./stack";
@@ -16,8 +19,18 @@ export interface LabState {
   readonly createdPaths: string[];
   /** Network namespaces the lab created (or was about to). */
   readonly namespaces: string[];
-  /** Running member processes by member name. */
+  /** Each running member's machine (its systemd-nspawn process), by member name. */
   readonly processes: Record<string, ProcessIdentity>;
+  /** Each member's machine while its instance exists, running or stopped. */
+  readonly machines: Record<string, LabMachine>;
+  /** The image every machine boots (a cache outside the lab: it survives labDown). */
+  readonly image: MachineImage;
+  /** The etcd release the AWS endpoint serves as the mirror (also a cache). */
+  readonly release: LabRelease;
+  /** The region instances report through instance metadata: the provider's. */
+  region: string;
+  /** The lab's AWS endpoint process (instance metadata, SSM, the release mirror). */
+  awsEndpoint?: ProcessIdentity;
   /** ca.pem, admin.pem and admin-key.pem: the operator's etcdctl credentials. */
   readonly pkiDirectory: string;
   /** When the lab was made: tells it apart from an earlier lab of the same name. */
@@ -32,6 +45,12 @@ export interface LabState {
   readonly parameters: Record<string, string>;
   /** The stack directory last applied. */
   stackDir?: string;
+}
+
+/** A member's machine: what EC2 knows of the instance, and where its disk and console are. */
+export interface LabMachine extends MachineIdentity {
+  readonly disk: MachineDisk;
+  readonly consoleLog: string;
 }
 
 export function validateLabName(name: string): void {

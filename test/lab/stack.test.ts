@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLabStack } from "../../lib/lab";
-import { memberMountDirs } from "../../lib/lab/member-root";
 import { FIXTURE_PKI, makeStack, StackMember, THREE_MEMBERS } from "./make-stack";
 
 let dir: string;
@@ -44,8 +43,6 @@ test("reads each member's IP, files, unit and EnvironmentFile from cdk.tf.json",
   const key = node1.files.find((f) => f.path === "/etc/etcd/ssl/etcd-key.pem")!;
   expect(key).toMatchObject({ mode: 0o600, owner: "etcd:etcd", defer: true });
   expect(key.content).toBe(readFileSync(join(FIXTURE_PKI, "etcd_node1-key.pem"), "utf8"));
-  // AND the member gets private copies of its package directories, not of /etc or /var/lib
-  expect(memberMountDirs(node1)).toEqual(["/etc/etcd", "/var/lib/etcd"]);
 });
 
 test("skips count-0 instances and reads gzip+base64 user data", () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EtcdClusterProps, EtcdMemberProps } from "../../lib";
 import { App } from "../../lib/cdktf";
-import { Lab, labDeploy, labDestroy, labDown } from "../../lib/lab";
+import { Lab, labDeploy, labDestroy, labDown, labEtcdInstall } from "../../lib/lab";
 import { tempPki } from "./synth";
 
 export class LabProject {
@@ -22,8 +22,12 @@ export class LabProject {
 
   constructor(readonly labName: string) {}
 
-  /** `cdktf synth` of the seed example with these members (and any other props): returns the stack directory. */
+  /**
+   * `cdktf synth` of the seed example with these members (and any other props): returns the stack
+   * directory. etcd is installed from the lab's mirror unless `props.install` says otherwise.
+   */
   synth(members: EtcdMemberProps[], props: Partial<EtcdClusterProps> = {}): string {
+    props = { install: labEtcdInstall(), ...props };
     // Required lazily: the example imports this library, which this helper serves.
     const { SeedClusterStack } = require("../../examples/seed-cluster/stack") as typeof import("../../examples/seed-cluster/stack");
     const app = new App({ outdir: this.outdir, stackTraces: false });
@@ -33,7 +37,7 @@ export class LabProject {
   }
 
   /** `cdktf deploy` of the last synth into the lab. */
-  deploy(options: { signal?: AbortSignal } = {}): Promise<Lab> {
+  deploy(options: { signal?: AbortSignal; healthyTimeoutMs?: number } = {}): Promise<Lab> {
     return labDeploy({ stackDir: this.stackDir, pkiDirectory: this.pki, labName: this.labName, log: this.record, ...options });
   }
 

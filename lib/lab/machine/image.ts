@@ -1,0 +1,122 @@
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { runStreaming, which } from "../command";
+import { AWS_CLI_STANDIN } from "./aws-cli";
+
+/**
+ * The root filesystem every lab machine boots: Debian bookworm as debootstrap makes it, with
+ * systemd as PID 1, cloud-init, and the tools the boot script runs (curl, tar, sha256sum). It holds
+ * no etcd: the member's user data installs that, as on EC2.
+ */
+export interface MachineImage {
+  /** The read-only rootfs directory (machines boot overlays of it). */
+  readonly rootfs: string;
+  /** Content hash of the recipe: a new recipe builds a new image beside the old one. */
+  readonly id: string;
+}
+
+const SUITE = "bookworm";
+const MIRROR = "http://deb.debian.org/debian";
+const PACKAGES = [
+  "systemd",
+  "systemd-sysv",
+  "dbus",
+  "cloud-init",
+  // debootstrap does not resolve virtual packages: python3-cryptography (cloud-init's) needs
+  // python3-cffi-backend-api-*, which only this package provides.
+  "python3-cffi-backend",
+  "curl",
+  "ca-certificates",
+  "iproute2",
+  "tar",
+  "gzip",
+  "procps",
+  // cloud-init's locale module runs update-locale, as on Debian's cloud images.
+  "locales",
+];
+
+/** Files the lab adds to the image: what makes cloud-init and the AWS CLI find the lab, not AWS. */
+const IMAGE_FILES: Record<string, { content: string; mode: number }> = {
+  // NoCloud only: no probing for EC2's datasource. The network is configured from outside the
+  // machine (its namespace on the lab bridge), so cloud-init must not render a DHCP config.
+  "/etc/cloud/cloud.cfg.d/90-etcd-lab.cfg": {
+    content: [
+      "# The etcd lab: user data comes from the NoCloud seed; the lab configures the network.",
+      "datasource_list: [ NoCloud ]",
+      "network: {config: disabled}",
+      "# The image has no SSH server, so no host keys to make.",
+      "ssh_genkeytypes: []",
+      "",
+    ].join("\n"),
+    mode: 0o644,
+  },
+  // cloud-init's default locale, en_US.UTF-8, is generated on first boot by Debian's locale-gen,
+  // which builds what this file lists (as on Debian's cloud images).
+  "/etc/locale.gen": { content: "en_US.UTF-8 UTF-8\n", mode: 0o644 },
+  "/usr/local/bin/aws": { content: AWS_CLI_STANDIN, mode: 0o755 },
+  // An empty machine-id: systemd makes one on first boot, so each machine has its own.
+  "/etc/machine-id": { content: "", mode: 0o444 },
+  // A container has no consoles to run gettys on, and nothing to log in to.
+  "/etc/systemd/system/console-getty.service": { content: "", mode: 0o644 },
+};
+
+export const IMAGE_CACHE = "/var/cache/etcd-lab/images";
+
+/** The recipe's hash: the same recipe reuses the cached image. */
+export function imageId(): string {
+  const recipe = JSON.stringify({ SUITE, MIRROR, PACKAGES, IMAGE_FILES });
+  return createHash("sha256").update(recipe).digest("hex").slice(0, 16);
+}
+
+/**
+ * The cached image, built first if this recipe has none yet (debootstrap from Debian's mirror:
+ * about a minute and a half, 280 MB). Safe against a concurrent build: it builds beside the cache
+ * and renames into place.
+ */
+export async function ensureMachineImage(options: { log?: (line: string) => void; cacheDir?: string } = {}): Promise<MachineImage> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(line + "\n"));
+  const id = imageId();
+  const dir = join(options.cacheDir ?? IMAGE_CACHE, id);
+  const rootfs = join(dir, "rootfs");
+  if (existsSync(join(dir, "complete"))) return { rootfs, id };
+
+  for (const [tool, pkg] of [
+    ["debootstrap", "debootstrap"],
+    ["systemd-nspawn", "systemd-container"],
+  ]) {
+    if (!which(tool)) throw new Error(`the lab's machines need ${tool}: apt-get install ${pkg}`);
+  }
+  const building = `${dir}.building-${process.pid}`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  const t = Date.now();
+  log(`[lab image] building ${id} with debootstrap ${SUITE} (once; about 90 s)`);
+  try {
+    const r = await runStreaming(
+      ["debootstrap", "--variant=minbase", `--include=${PACKAGES.join(",")}`, SUITE, join(building, "rootfs"), MIRROR],
+      { timeoutMs: 900_000, onLine: (line) => /^I: /.test(line) || log(`[lab image] ${line}`) }
+    );
+    if (r.code !== 0) throw new Error(`debootstrap exited with ${r.code}; its output ends:\n${r.stdout.split("\n").slice(-15).join("\n")}`);
+    for (const [path, file] of Object.entries(IMAGE_FILES)) {
+      const target = join(building, "rootfs", path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, file.content, { mode: file.mode });
+    }
+    // debootstrap leaves its package cache: 60 MB no machine needs.
+    rmSync(join(building, "rootfs", "var/cache/apt/archives"), { recursive: true, force: true });
+    closeSync(openSync(join(building, "complete"), "w"));
+    try {
+      renameSync(building, dir);
+    } catch (e) {
+      // Another process finished the same image first: use that one.
+      if (!existsSync(join(dir, "complete"))) throw e;
+      rmSync(building, { recursive: true, force: true });
+    }
+  } catch (e) {
+    rmSync(building, { recursive: true, force: true });
+    throw e;
+  }
+  log(`[lab image] ${id} built in ${((Date.now() - t) / 1000).toFixed(0)} s: ${rootfs}`);
+  return { rootfs, id };
+}
