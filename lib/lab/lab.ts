@@ -17,6 +17,7 @@ import {
   machineInit,
   machineProcess,
   powerOffMachine,
+  releaseMachine,
   shutdownMachine,
 } from "./machine/container";
 import { ensureMachineImage } from "./machine/image";
@@ -197,6 +198,8 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
         .map(async ([member, p]) => {
           await powerOffMachine(p);
           log(`[lab ${labName}] powered off ${member} (systemd-nspawn pid ${p.pid})`);
+          const instanceId = state.machines?.[member]?.instanceId;
+          if (instanceId) releaseMachine(instanceId);
         })
     );
     const endpoint = state.awsEndpoint;
@@ -453,6 +456,7 @@ export class Lab {
     await machineExec(p, ["systemctl", "reboot"], { timeoutMs: 10_000 });
     // nspawn exits when the machine reboots (status 133): booting it again is the caller's part.
     if (!(await waitExit(p, timeoutMs))) await powerOffMachine(p);
+    releaseMachine(this.machine(m.name).instanceId);
     this.state.processes[m.name] = this.boot(m.name);
     writeLabState(this.state);
   }
@@ -619,7 +623,10 @@ export class Lab {
     if (p && isAlive(p)) await shutdownMachine(p, 10_000);
     delete this.state.processes[member];
     const machine = this.state.machines[member];
-    if (machine) destroyMachineDisk(machine.disk);
+    if (machine) {
+      releaseMachine(machine.instanceId);
+      destroyMachineDisk(machine.disk);
+    }
     delete this.state.machines[member];
     const netns = this.state.network.members[member]?.netns ?? `${this.name}-${member}`;
     deleteNamespaces([netns]);
@@ -655,8 +662,10 @@ export class Lab {
   }
 
   private halted(member: string): void {
-    delete this.state.processes[this.member(member).name];
+    const m = this.member(member);
+    delete this.state.processes[m.name];
     writeLabState(this.state);
+    releaseMachine(this.machine(m.name).instanceId);
   }
 
   private boot(member: string): ProcessIdentity {

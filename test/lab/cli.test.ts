@@ -34,7 +34,11 @@ test("the usage names every lab command", async () => {
     "lab plan STACK_DIR",
     "lab up STACK_DIR",
     "lab status",
-    "lab stop|start|kill|wipe|partition MEMBER",
+    "lab stop|start|reboot MEMBER",
+    "lab kill MEMBER",
+    "lab wipe MEMBER",
+    "lab partition MEMBER",
+    "lab evidence MEMBER",
     "lab heal",
     "lab down",
   ]) {

@@ -39,43 +39,33 @@ test("a key written through one member is read back through another", async () =
   expect(get).toMatchObject({ code: 0, stdout: "hello\n" });
 });
 
-test("each member runs as its unit would: the unit's user, the EnvironmentFile as environment, its own files", () => {
+test("each member's etcd is the unit's, run by the machine's systemd: its User=, its EnvironmentFile, its own files", async () => {
   // GIVEN a running member
   const member = lab.member("etcd_node1");
   const pid = lab.pid(member.name)!;
 
-  // THEN its process is the host's etcd, running as the unit's User=
-  expect(readlinkSync(`/proc/${pid}/exe`)).toBe(execFileSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).trim());
-  const etcdUid = execFileSync("id", ["-u", "etcd"], { encoding: "utf8" }).trim();
-  expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(
-    new RegExp(`^Uid:\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}\\t${etcdUid}$`, "m")
-  );
-  // AND its environment is exactly the EnvironmentFile plus PATH
+  // THEN its process is the release the boot script installed, in the machine's own mount namespace
+  expect(readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(readlinkSync("/proc/self/ns/mnt"));
+  expect(readlinkSync(`/proc/${pid}/exe`)).toBe("/usr/local/bin/etcd");
+  // AND it runs as the machine's etcd user (cloud-init's `users`), under systemd's etcd.service
+  const uid = (await lab.machineExec(member.name, ["id", "-u", "etcd"])).stdout.trim();
+  expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\t${uid}\\t${uid}\\t${uid}\\t${uid}$`, "m"));
+  expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toMatch(/\/system\.slice\/etcd\.service$/m);
+  // AND its environment holds the EnvironmentFile's settings exactly
   const environ = Object.fromEntries(
     readFileSync(`/proc/${pid}/environ`, "utf8")
       .split("\0")
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])
   );
-  expect(environ).toEqual({ ...member.conf, PATH: process.env.PATH });
-  // AND in its own mount namespace it sees its own key at the unit's path, 0600 etcd:etcd
-  expect(readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(readlinkSync("/proc/self/ns/mnt"));
+  expect(environ).toMatchObject(member.conf);
+  // AND it sees its own key at the unit's path, 0600 etcd:etcd, and its certificate from the PKI
   const key = execFileSync("nsenter", [`--target=${pid}`, "--mount", "stat", "-c", "%a %U:%G", "/etc/etcd/ssl/etcd-key.pem"], {
     encoding: "utf8",
   });
   expect(key.trim()).toBe("600 etcd:etcd");
   const cert = execFileSync("nsenter", [`--target=${pid}`, "--mount", "cat", "/etc/etcd/ssl/etcd.pem"], { encoding: "utf8" });
   expect(cert).toBe(readFileSync(`${input.pkiDir}/etcd_node1.pem`, "utf8"));
-});
-
-test("status() gives the operator view", async () => {
-  // WHEN the operator asks for the lab's status
-  const status = await lab.status();
-
-  // THEN it shows the member table, every endpoint healthy, and the endpoint status table
-  expect(status).toContain("$ etcdctl member list -w table");
-  for (const m of SEED) expect(status).toContain(`https://${m.privateIp}:2379 is healthy`);
-  expect(status).toMatch(/IS LEADER/);
 });
 
 test("exec runs commands in a member's or the deployer's namespace, which hold only lab addresses", async () => {
@@ -89,4 +79,10 @@ test("exec runs commands in a member's or the deployer's namespace, which hold o
   // AND a member namespace holds the member's private IP
   const member = await lab.exec("etcd_node2", ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
   expect(member.stdout).toContain("inet 172.16.0.102/16");
+  // AND its routes are the prefix and instance metadata via the deployer, which answers it itself: no default route
+  const memberRoutes = await lab.exec("etcd_node2", ["ip", "-4", "route"]);
+  expect(memberRoutes.stdout.trim().split("\n").map((l) => l.trim())).toEqual([
+    "169.254.169.254 via 172.16.255.254 dev eth0",
+    "172.16.0.0/16 dev eth0 proto kernel scope link src 172.16.0.102",
+  ]);
 });

@@ -2,15 +2,17 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { labDown, labUp, type Lab } from "../../lib/lab";
+import { labDown, type Lab } from "../../lib/lab";
 import { PkiDirectory } from "../../lib/pki/pki-directory";
-import { SEED, synthExampleToDisk, tempPki } from "../support/synth";
+import { LabProject } from "../support/lab-project";
+import { SEED } from "../support/synth";
 import { requireTool } from "../support/tools";
 
 // Every refusal here is asserted beside a positive control that succeeds, so a test cannot pass
 // because nothing works at all.
 
 const LAB = "etcdsec";
+const project = new LabProject(LAB);
 const NODE1 = "https://172.16.0.101";
 let lab: Lab;
 let pki: string;
@@ -47,13 +49,14 @@ const admin = () => ["--cacert", file("ca.pem"), "--cert", file("admin.pem"), "-
 beforeAll(async () => {
   curl = requireTool("curl", "curl");
   requireTool("openssl", "openssl");
-  pki = tempPki();
-  outdir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-security-"));
-  const stackDir = synthExampleToDisk(SEED, pki, outdir);
-  lab = await labUp({ stackDir, pkiDirectory: pki, labName: LAB, log: () => undefined });
+  await labDown(LAB, { log: () => undefined });
+  pki = project.pki;
+  outdir = project.outdir;
+  project.synth(SEED);
+  lab = await project.deploy();
 });
 
-afterAll(() => labDown(LAB, { log: () => undefined }));
+afterAll(() => project.remove());
 
 describe("clients must present a certificate from the cluster's CA with clientAuth, over TLS", () => {
   test("GIVEN the admin certificate THEN a read succeeds (the positive control)", async () => {
@@ -109,11 +112,10 @@ describe("peers must present a certificate issued for their own IP", () => {
 });
 
 describe("secrets at rest", () => {
-  test("THEN each member's key file is 0600 and owned by the etcd user", () => {
-    const etcdUid = Number(execFileSync("id", ["-u", "etcd"], { encoding: "utf8" }).trim());
+  test("THEN each member's key file is 0600 and owned by the etcd user (inside its machine)", async () => {
     for (const member of SEED) {
-      const stat = fs.statSync(path.join(lab.memberRoot(member.name), "etc/etcd/ssl/etcd-key.pem"));
-      expect([stat.mode & 0o777, stat.uid]).toEqual([0o600, etcdUid]);
+      const stat = await lab.machineExec(member.name, ["stat", "-c", "%a %U", "/etc/etcd/ssl/etcd-key.pem"]);
+      expect(stat.stdout.trim()).toBe("600 etcd");
     }
   });
 

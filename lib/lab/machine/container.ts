@@ -192,6 +192,15 @@ export async function powerOffMachine(nspawn: ProcessIdentity): Promise<void> {
   if (!(await signalAndWait(nspawn, "SIGKILL", 10_000))) throw new Error(`systemd-nspawn (pid ${nspawn.pid}) survived SIGKILL`);
 }
 
+/**
+ * What nspawn leaves of a machine once it has exited: the empty directory it propagates mounts
+ * through, which it declines to remove where /run is not a tmpfs.
+ */
+export function releaseMachine(instanceId: string): void {
+  const dir = join("/run/systemd/nspawn/propagate", instanceId);
+  if (existsSync(dir) && !isMounted(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** The console's last lines. */
 export function consoleTail(consoleLog: string, lines = 40): string {
   if (!existsSync(consoleLog)) return "(no console output)";
