@@ -41,6 +41,9 @@ describe.each(SEED.map((m) => m.name))("%s", (member) => {
     expect(result.v1.errors).toEqual([]);
     const schema = await seed.lab.machineExec(member, ["cloud-init", "schema", "--system"]);
     expect(`${schema.stdout}${schema.stderr}`.trim()).toBe("Valid cloud-config: system userdata");
+    // AND cloud-init logged no warning of its own (a schema warning, a failed module) while it ran
+    const warnings = await inside(member, "grep -h -E '\\[(WARNING|ERROR)\\]' /var/log/cloud-init.log || true");
+    expect(warnings.trim().split("\n").filter(Boolean)).toEqual([]);
     // AND the user data it consumed is byte-identical to the synthesized one
     const consumed = await inside(member, "cat /var/lib/cloud/instance/user-data.txt");
     expect(consumed).toBe(synthesizedUserData(seed.project.stackDir, member));

@@ -32,8 +32,10 @@ const PACKAGES = [
   "tar",
   "gzip",
   "procps",
-  // cloud-init's locale module runs update-locale, as on Debian's cloud images.
+  // cloud-init's locale module runs update-locale, and its ssh modules make host keys and set
+  // sshd's password policy: present, as on Debian's cloud images (the lab never logs in).
   "locales",
+  "openssh-server",
 ];
 
 /** Files the lab adds to the image: what makes cloud-init and the AWS CLI find the lab, not AWS. */
@@ -45,8 +47,6 @@ const IMAGE_FILES: Record<string, { content: string; mode: number }> = {
       "# The etcd lab: user data comes from the NoCloud seed; the lab configures the network.",
       "datasource_list: [ NoCloud ]",
       "network: {config: disabled}",
-      "# The image has no SSH server, so no host keys to make.",
-      "ssh_genkeytypes: []",
       "",
     ].join("\n"),
     mode: 0o644,
