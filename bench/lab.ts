@@ -1,6 +1,7 @@
-// With root, etcd and Terraform: the real `terraform apply` of the seed example from its first
-// instance to all members healthy, a two-phase add (register, launch, promote) as one deploy, and
-// the whole-stack `terraform destroy`.
+// With root, etcd, systemd-nspawn and Terraform: the real `terraform apply` of the seed example
+// from its first instance to all members healthy (each a machine booting, cloud-init, the boot
+// script's download and key fetch, etcd under systemd), a two-phase add (register, launch,
+// promote) as one deploy, and the whole-stack `terraform destroy`.
 import { hostTools } from "../lib/lab";
 import { terraformTool } from "../lib/lab/terraform";
 import { LabProject } from "../test/support/lab-project";
@@ -47,9 +48,10 @@ export async function benchLab(runs: number): Promise<Figure[]> {
     return { name, value, unit: "s", ...(goal ? { goal: goal.text, met: value < goal.limit } : {}) };
   };
   return [
-    figure("lab: first instance created → all 3 healthy", healthy, { text: "< 3 s", limit: 3 }),
-    figure("lab: deploy adding node4, cluster up 6 s", addSettled, { text: "< 6 s", limit: 6 }),
-    figure("lab: deploy adding node4, right after the first", addFresh, { text: "< 6 s", limit: 6 }),
+    // Machines: a boot, cloud-init's stages and the boot script's 5 s health poll are in each figure.
+    figure("lab: first instance created → all 3 healthy", healthy, { text: "< 30 s", limit: 30 }),
+    figure("lab: deploy adding node4, cluster up 6 s", addSettled, { text: "< 20 s", limit: 20 }),
+    figure("lab: deploy adding node4, right after the first", addFresh, { text: "< 20 s", limit: 20 }),
     figure("lab: terraform destroy of 4 members", destroy, { text: "< 60 s", limit: 60 }),
   ];
 }
