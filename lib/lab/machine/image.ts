@@ -16,9 +16,10 @@ export interface MachineImage {
   readonly id: string;
 }
 
-const SUITE = "bookworm";
-const MIRROR = "http://deb.debian.org/debian";
-const PACKAGES = [
+/** The recipe both machine kinds share (the full-VM image, vm-image.ts, adds a kernel to it). */
+export const SUITE = "bookworm";
+export const MIRROR = "http://deb.debian.org/debian";
+export const PACKAGES: readonly string[] = [
   "systemd",
   "systemd-sysv",
   "dbus",
@@ -38,8 +39,13 @@ const PACKAGES = [
   "openssh-server",
 ];
 
+export interface ImageFile {
+  readonly content: string;
+  readonly mode: number;
+}
+
 /** Files the lab adds to the image: what makes cloud-init and the AWS CLI find the lab, not AWS. */
-const IMAGE_FILES: Record<string, { content: string; mode: number }> = {
+export const IMAGE_FILES: Readonly<Record<string, ImageFile>> = {
   // NoCloud only: no probing for EC2's datasource. The network is configured from outside the
   // machine (its namespace on the lab bridge), so cloud-init must not render a DHCP config.
   "/etc/cloud/cloud.cfg.d/90-etcd-lab.cfg": {
@@ -87,24 +93,27 @@ export async function ensureMachineImage(options: { log?: (line: string) => void
   ]) {
     if (!which(tool)) throw new Error(`the lab's machines need ${tool}: apt-get install ${pkg}`);
   }
+  const t = Date.now();
+  log(`[lab image] building ${id} with debootstrap ${SUITE} (once; about 90 s)`);
+  await buildOnce(dir, async (building) => {
+    const root = join(building, "rootfs");
+    await debootstrap(root, PACKAGES, log);
+    writeImageFiles(root, IMAGE_FILES);
+  });
+  log(`[lab image] ${id} built in ${((Date.now() - t) / 1000).toFixed(0)} s: ${rootfs}`);
+  return { rootfs, id };
+}
+
+/**
+ * Builds into a directory beside `dir` and renames it into place, marked complete: safe against a
+ * concurrent build of the same image, and a failed build leaves nothing behind.
+ */
+export async function buildOnce(dir: string, build: (building: string) => Promise<void>): Promise<void> {
   const building = `${dir}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
-  const t = Date.now();
-  log(`[lab image] building ${id} with debootstrap ${SUITE} (once; about 90 s)`);
   try {
-    const r = await runStreaming(
-      ["debootstrap", "--variant=minbase", `--include=${PACKAGES.join(",")}`, SUITE, join(building, "rootfs"), MIRROR],
-      { timeoutMs: 900_000, onLine: (line) => /^I: /.test(line) || log(`[lab image] ${line}`) }
-    );
-    if (r.code !== 0) throw new Error(`debootstrap exited with ${r.code}; its output ends:\n${r.stdout.split("\n").slice(-15).join("\n")}`);
-    for (const [path, file] of Object.entries(IMAGE_FILES)) {
-      const target = join(building, "rootfs", path);
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, file.content, { mode: file.mode });
-    }
-    // debootstrap leaves its package cache: 60 MB no machine needs.
-    rmSync(join(building, "rootfs", "var/cache/apt/archives"), { recursive: true, force: true });
+    await build(building);
     closeSync(openSync(join(building, "complete"), "w"));
     try {
       renameSync(building, dir);
@@ -117,6 +126,23 @@ export async function ensureMachineImage(options: { log?: (line: string) => void
     rmSync(building, { recursive: true, force: true });
     throw e;
   }
-  log(`[lab image] ${id} built in ${((Date.now() - t) / 1000).toFixed(0)} s: ${rootfs}`);
-  return { rootfs, id };
+}
+
+/** debootstrap of the recipe's suite into `rootfs`, without the package cache it leaves. */
+export async function debootstrap(rootfs: string, packages: readonly string[], log: (line: string) => void): Promise<void> {
+  const r = await runStreaming(["debootstrap", "--variant=minbase", `--include=${packages.join(",")}`, SUITE, rootfs, MIRROR], {
+    timeoutMs: 900_000,
+    onLine: (line) => /^I: /.test(line) || log(`[lab image] ${line}`),
+  });
+  if (r.code !== 0) throw new Error(`debootstrap exited with ${r.code}; its output ends:\n${r.stdout.split("\n").slice(-15).join("\n")}`);
+  // debootstrap leaves its package cache: 60 MB no machine needs.
+  rmSync(join(rootfs, "var/cache/apt/archives"), { recursive: true, force: true });
+}
+
+export function writeImageFiles(rootfs: string, files: Readonly<Record<string, ImageFile>>): void {
+  for (const [path, file] of Object.entries(files)) {
+    const target = join(rootfs, path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, file.content, { mode: file.mode });
+  }
 }
