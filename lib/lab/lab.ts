@@ -60,6 +60,8 @@ export interface LabDeployOptions {
 }
 
 export const DEFAULT_LAB = "etcdlab";
+/** Restarts of etcd's unit after which waitHealthy gives up on a member (RestartSec=5s: about 15 s of failing). */
+const CRASH_LOOP_RESTARTS = 3;
 const OPEN_LABS = new Map<string, Lab>();
 
 /** The same lab, not one taken down and made again under its name (by another process). */
@@ -417,6 +419,15 @@ export class Lab {
       results.forEach((r, i) => (lastError[pending[i]] = (r.stderr || r.stdout).trim()));
       pending = pending.filter((_, i) => results[i].code !== 0);
       if (pending.length === 0) return;
+      // A unit systemd keeps restarting will not come up by waiting longer: say so now.
+      const restarts = await Promise.all(pending.map((m) => this.unitRestarts(m)));
+      const failing = pending.filter((_, i) => restarts[i] >= CRASH_LOOP_RESTARTS);
+      if (failing.length > 0) {
+        const detail = await Promise.all(
+          failing.map(async (m) => `--- ${m}: ${unitName(this.member(m))} failed and was restarted ${restarts[pending.indexOf(m)]} times\n${await this.evidence(m)}`)
+        );
+        throw new Error(`not healthy: ${failing.join(", ")} keep failing\n${detail.join("\n")}`);
+      }
       if (Date.now() > deadline) {
         const detail = await Promise.all(pending.map(async (m) => `--- ${m}: ${lastError[m]}\n${await this.evidence(m)}`));
         throw new Error(`not healthy after ${timeoutMs / 1000} s: ${pending.join(", ")}\n${detail.join("\n")}`);
@@ -637,6 +648,12 @@ export class Lab {
     delete this.state.instances[instanceId];
     writeLabState(this.state);
     this.writeEndpointConfig();
+  }
+
+  /** How often systemd has restarted the member's etcd unit since its machine booted. */
+  private async unitRestarts(member: string): Promise<number> {
+    const r = await this.machineExec(member, ["systemctl", "show", "-p", "NRestarts", "--value", unitName(this.member(member))], { timeoutMs: 5_000 });
+    return Number(r.stdout.trim()) || 0;
   }
 
   private async probeHealth(member: string): Promise<CommandResult> {
