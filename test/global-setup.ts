@@ -1,8 +1,12 @@
-// The lab's machines boot one cached Debian image. Building it (debootstrap, once per recipe) takes
-// about two minutes, longer than any one test may: it is done here, before the suites start.
+// The lab's machines boot cached Debian images. Building them (debootstrap, once per recipe) takes
+// about two minutes for the containers' and five for the VMs', longer than any one test may: it is
+// done here, before the suites start.
 import { ensureMachineImage } from "../lib/lab";
+import { ensureVmImage } from "../lib/lab/machine/vm-image";
 
 export default async function globalSetup(): Promise<void> {
   if (process.getuid?.() !== 0) return; // the lab suites refuse a non-root host themselves, naming why
-  await ensureMachineImage({ log: (line) => process.stderr.write(`${line}\n`) });
+  const log = (line: string) => void process.stderr.write(`${line}\n`);
+  await ensureMachineImage({ log });
+  await ensureVmImage({ log });
 }

@@ -7,10 +7,11 @@ import { DEFAULT_LAB, hostTools, Lab, labDeploy, labDestroy, labDown } from "../
 import { labHome, validateLabName } from "../lab/state";
 import { resolveConnection, UsageError } from "./connection";
 
-export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
+export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR] [--vm]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
+                                (--vm, for a new lab: members are full qemu VMs, KVM where it works, else TCG: minutes)
   lab destroy STACK_DIR         cdktf destroy: the real terraform destroy; the lab goes once the stack is gone
   lab plan STACK_DIR            terraform plan -detailed-exitcode against the lab (exit 0: no changes, 2: changes)
-  lab up STACK_DIR [--pki DIR]  lab deploy to a lab that is not running yet
+  lab up STACK_DIR [--pki DIR] [--vm]  lab deploy to a lab that is not running yet
   lab status                    the status command above, run inside the lab
   lab stop|start|reboot MEMBER  stop, start or reboot the member's machine, as EC2 does its instance
   lab kill MEMBER               power loss: the member's machine stops at once
@@ -27,6 +28,7 @@ interface LabArgs {
   readonly positional: string[];
   readonly name: string;
   readonly pki?: string;
+  readonly vm: boolean;
 }
 
 const MEMBER_COMMANDS = ["stop", "start", "reboot", "kill", "wipe", "partition", "evidence"];
@@ -42,7 +44,7 @@ export async function labCommand(argv: string[], out: Out): Promise<number> {
   }
 }
 
-async function dispatch({ sub, positional, name, pki }: LabArgs, out: Out): Promise<number> {
+async function dispatch({ sub, positional, name, pki, vm }: LabArgs, out: Out): Promise<number> {
   const step = async <T>(what: string, action: () => T | Promise<T>): Promise<T> => {
     const t = Date.now();
     const result = await action();
@@ -61,9 +63,10 @@ async function dispatch({ sub, positional, name, pki }: LabArgs, out: Out): Prom
           `lab "${name}" is already running: \`etcd-cluster lab deploy\` applies a later synth, or \`lab down --name ${name}\` first`
         );
       }
+      if (running && vm) throw new UsageError(`--vm chooses the machines of a new lab, and lab "${name}" is running`);
       const pkiDirectory = running ? undefined : pki ?? pkiOfStack(stackDir);
       const t = Date.now();
-      const lab = await labDeploy({ stackDir, pkiDirectory, labName: name, log: out });
+      const lab = await labDeploy({ stackDir, pkiDirectory, labName: name, log: out, machine: vm ? "vm" : "container" });
       out(`[lab ${name}] deployed in ${((Date.now() - t) / 1000).toFixed(2)} s`);
       return statusView(lab, out);
     }
@@ -178,10 +181,15 @@ function parseLabArgs(argv: string[]): LabArgs {
   if (!sub || sub === "help" || sub === "--help") throw new UsageError(`usage:\n${LAB_USAGE}`);
   const positional: string[] = [];
   const flags: Record<string, string> = {};
+  let vm = false;
   for (let i = 0; i < rest.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
     if (!m) {
       positional.push(rest[i]);
+      continue;
+    }
+    if (m[1] === "vm" && m[2] === undefined && (sub === "up" || sub === "deploy")) {
+      vm = true;
       continue;
     }
     if (m[1] !== "name" && !(m[1] === "pki" && (sub === "up" || sub === "deploy"))) throw new UsageError(`lab ${sub} takes no --${m[1]}`);
@@ -189,7 +197,7 @@ function parseLabArgs(argv: string[]): LabArgs {
     if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value`);
     flags[m[1]] = value;
   }
-  return { sub, positional, name: flags.name ?? DEFAULT_LAB, pki: flags.pki };
+  return { sub, positional, name: flags.name ?? DEFAULT_LAB, pki: flags.pki, vm };
 }
 
 function one(positional: string[], what: string): string {

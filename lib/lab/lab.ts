@@ -7,20 +7,11 @@ import { labHandlers, type LabCloud } from "./aws-standin";
 import { CommandResult, hostPath, run, RunOptions, sleep } from "./command";
 import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
-import {
-  bootMachine,
-  consoleTail,
-  createMachineDisk,
-  destroyMachineDisk,
-  machineEvidence,
-  machineExec,
-  machineInit,
-  machineProcess,
-  powerOffMachine,
-  releaseMachine,
-  shutdownMachine,
-} from "./machine/container";
+import { consoleTail, MachineDisk } from "./machine/container";
+import { containerDriver, LabMachine, MachineDriver, MachineKind, vmDriver } from "./machine/driver";
 import { ensureMachineImage } from "./machine/image";
+import { vmAccelerator } from "./machine/vm";
+import { ensureVmImage } from "./machine/vm-image";
 import { hostEtcdRelease } from "./machine/release-mirror";
 import {
   addEndpoint,
@@ -35,10 +26,10 @@ import {
   routeMetadata,
   setBridgePort,
 } from "./network";
-import { identify, isAlive, ProcessIdentity, signalAndWait, waitExit } from "./process-identity";
+import { identify, isAlive, ProcessIdentity, signalAndWait } from "./process-identity";
 import { deriveSchema, startProviderServer } from "./provider";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
-import { LabMachine, labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
+import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 import { readState, runTerraform, terraformTool } from "./terraform";
 
 export interface LabDeployOptions {
@@ -53,10 +44,16 @@ export interface LabDeployOptions {
   readonly labName?: string;
   /** Progress lines: the lab's steps and Terraform's own output. @default written to stderr */
   readonly log?: (line: string) => void;
-  /** How long to wait, after the apply, for every member to be healthy. @default 60000 */
+  /** How long to wait, after the apply, for every member to be healthy. @default 60000, 900000 for VMs */
   readonly healthyTimeoutMs?: number;
   /** Aborting interrupts Terraform as Ctrl-C does (SIGINT): it stops gracefully and saves its state. */
   readonly signal?: AbortSignal;
+  /**
+   * What each member's instance is, fixed when the lab is created: a systemd-nspawn container, or
+   * a full qemu VM with its own kernel (KVM where it works, else TCG: minutes per boot).
+   * @default "container"
+   */
+  readonly machine?: MachineKind;
 }
 
 export const DEFAULT_LAB = "etcdlab";
@@ -86,13 +83,14 @@ export class TerraformFailed extends Error {
 export async function labDeploy(options: LabDeployOptions): Promise<Lab> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
-  const lab = readLabState(name) ? Lab.attach(name) : await createLab(name, options.stackDir, options.pkiDirectory, log);
+  const lab = readLabState(name) ? Lab.attach(name) : await createLab(name, options.stackDir, options.pkiDirectory, options.machine ?? "container", log);
   await lab.terraform(options.stackDir, ["apply", "-auto-approve", "-input=false", "-no-color"], { log, signal: options.signal });
   const t = Date.now();
   // A member the operator stopped (`lab stop`) is not Terraform's business, nor this wait's; one
   // that exited by itself is, and the wait fails quoting its log.
   const running = lab.memberNames.filter((m) => !lab.isStopped(m));
-  await lab.waitHealthy(running, options.healthyTimeoutMs);
+  // Under TCG a VM takes minutes to boot, run cloud-init and start etcd.
+  await lab.waitHealthy(running, options.healthyTimeoutMs ?? (lab.machineKind === "vm" ? 900_000 : 60_000));
   const stopped = lab.memberNames.length - running.length;
   log(`[lab ${name}] ${running.length} running members healthy${stopped ? `, ${stopped} stopped` : ""} (${Date.now() - t} ms)`);
   return lab;
@@ -110,7 +108,7 @@ export async function labUp(options: LabDeployOptions): Promise<Lab> {
  * `cdktf destroy`: the real `terraform destroy` of the stack. Once nothing of it is left, the lab
  * itself (bridge, deployer) goes too.
  */
-export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs">): Promise<void> {
+export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs" | "machine">): Promise<void> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
   const lab = Lab.attach(name);
@@ -121,7 +119,13 @@ export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" 
 }
 
 /** The lab's network and home, for a stack: nothing of it exists yet. */
-async function createLab(name: string, stackDir: string, pkiDirectory: string | undefined, log: (line: string) => void): Promise<Lab> {
+async function createLab(
+  name: string,
+  stackDir: string,
+  pkiDirectory: string | undefined,
+  machine: MachineKind,
+  log: (line: string) => void
+): Promise<Lab> {
   const tools = preflight(name);
   terraformTool();
   if (!pkiDirectory) throw new Error(`lab "${name}" is not running: give the PKI directory to create it`);
@@ -130,6 +134,9 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
   validateHost(name, stack, network, pkiDirectory);
   // Caches outside the lab, made before anything of it exists: they outlive `lab down`.
   const image = await ensureMachineImage({ log });
+  const vm = machine === "vm" ? await ensureVmImage({ log }) : undefined;
+  const accelerator = vm ? vmAccelerator(vm) : undefined;
+  if (accelerator) log(`[lab ${name}] VMs run under ${accelerator.accel.toUpperCase()}: ${accelerator.why}`);
   const release = hostEtcdRelease();
   const home = labHome(name);
   const state: LabState = {
@@ -146,7 +153,9 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
     instances: {},
     parameters: {},
     machines: {},
+    machineKind: machine,
     image,
+    ...(vm ? { vmImage: vm, accelerator } : {}),
     release,
     region: "us-east-1",
   };
@@ -172,7 +181,7 @@ async function createLab(name: string, stackDir: string, pkiDirectory: string | 
     const lab = new Lab(state, tools);
     OPEN_LABS.set(name, lab);
     await lab.startAwsEndpoint();
-    log(`[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; machines boot image ${image.id}`);
+    log(`[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; ${machine === "vm" ? `VMs boot image ${vm!.id}` : `containers boot image ${image.id}`}`);
     return lab;
   } catch (e) {
     log(`[lab ${name}] failed, tearing down: ${(e as Error).message}`);
@@ -198,15 +207,13 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
       Object.entries(state.processes)
         .filter(([, p]) => isAlive(p))
         .map(async ([member, p]) => {
-          await powerOffMachine(p);
-          log(`[lab ${labName}] powered off ${member} (systemd-nspawn pid ${p.pid})`);
-          const instanceId = state.machines?.[member]?.instanceId;
-          if (instanceId) releaseMachine(instanceId);
+          await driverOf(state).powerOff(p);
+          log(`[lab ${labName}] powered off ${member} (pid ${p.pid})`);
         })
     );
     const endpoint = state.awsEndpoint;
     if (endpoint && !(await signalAndWait(endpoint, "SIGKILL", 5_000))) throw new Error(`the lab's AWS endpoint (pid ${endpoint.pid}) survived SIGKILL`);
-    for (const machine of Object.values(state.machines ?? {})) destroyMachineDisk(machine.disk);
+    for (const machine of Object.values(state.machines ?? {})) driverOf(state).destroy(machine);
     deleteNamespaces(state.namespaces);
   }
   const { left } = releaseHostDirs(labName);
@@ -225,6 +232,12 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** How this lab's machines run. */
+function driverOf(state: LabState): MachineDriver {
+  if (state.machineKind === "vm") return vmDriver(state.vmImage!, state.accelerator!);
+  return containerDriver(state.image);
 }
 
 /** The unit the member's user data writes (etcd.service). */
@@ -313,9 +326,15 @@ export class Lab {
     return this.state.machines[this.member(member).name];
   }
 
-  /** The member machine's root filesystem, as the host sees it (mounted while its instance exists). */
+  /** A container's root filesystem, as the host sees it (mounted while its instance exists). */
   memberRoot(member: string): string {
-    return this.machine(member).disk.rootfs;
+    const machine = this.machine(member);
+    if (machine.kind !== "container") throw new Error(`${member} is a VM: its filesystem is inside it (see machineExec)`);
+    return (machine.disk as MachineDisk).rootfs;
+  }
+
+  get machineKind(): MachineKind {
+    return this.state.machineKind;
   }
 
   /** The machine's console: systemd's and cloud-init's output, across boots. */
@@ -326,7 +345,7 @@ export class Lab {
   /** The host pid of the etcd process in the member's machine, while one runs. */
   pid(member: string): number | undefined {
     const p = this.state.processes[this.member(member).name];
-    return p && isAlive(p) ? machineProcess(p, "etcd") : undefined;
+    return p && isAlive(p) ? this.driver.etcdPid(p) : undefined;
   }
 
   /** Whether the member's machine is up (whatever its etcd does). */
@@ -344,7 +363,7 @@ export class Lab {
   machineExec(member: string, argv: string[], options: RunOptions = {}): Promise<CommandResult> {
     const p = this.state.processes[this.member(member).name];
     if (!p || !isAlive(p)) return Promise.resolve({ stdout: "", stderr: `${member}'s machine is not running`, code: null });
-    return machineExec(p, argv, options);
+    return this.driver.exec(p, this.machine(member), argv, options);
   }
 
   /** cloud-init's verdict, the failed units and etcd's journal, read inside the machine (or its console when it is down). */
@@ -352,7 +371,7 @@ export class Lab {
     const m = this.member(member);
     const p = this.state.processes[m.name];
     if (!p || !isAlive(p)) return Promise.resolve(`${m.name}'s machine is not running; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
-    return machineEvidence(p, this.consoleLog(m.name), unitName(m));
+    return this.driver.evidence(p, this.machine(m.name), unitName(m));
   }
 
   /** Runs a command in a member's or the deployer's network namespace. */
@@ -447,13 +466,13 @@ export class Lab {
   /** An orderly shutdown of the member's machine (`aws ec2 stop-instances`): systemd stops etcd with SIGTERM. */
   async stop(member: string, timeoutMs = 30_000): Promise<void> {
     const p = this.running(member);
-    await shutdownMachine(p, timeoutMs);
+    await this.driver.shutdown(p, this.machine(member), timeoutMs);
     this.halted(member);
   }
 
   /** Power loss: the member's machine stops at once, etcd with it. */
   async kill(member: string): Promise<void> {
-    await powerOffMachine(this.running(member));
+    await this.driver.powerOff(this.running(member));
     this.halted(member);
   }
 
@@ -461,14 +480,10 @@ export class Lab {
    * `aws ec2 reboot-instances`: the machine's own `systemctl reboot`, then the same disk boots
    * again. cloud-init knows the instance and does not run its user data a second time.
    */
-  async reboot(member: string, timeoutMs = 30_000): Promise<void> {
+  async reboot(member: string, timeoutMs = this.machineKind === "vm" ? 600_000 : 30_000): Promise<void> {
     const m = this.member(member);
     const p = this.running(m.name);
-    await machineExec(p, ["systemctl", "reboot"], { timeoutMs: 10_000 });
-    // nspawn exits when the machine reboots (status 133): booting it again is the caller's part.
-    if (!(await waitExit(p, timeoutMs))) await powerOffMachine(p);
-    releaseMachine(this.machine(m.name).instanceId);
-    this.state.processes[m.name] = this.boot(m.name);
+    this.state.processes[m.name] = await this.driver.reboot(p, this.machine(m.name), this.network.members[m.name].netns, timeoutMs);
     writeLabState(this.state);
   }
 
@@ -545,7 +560,8 @@ export class Lab {
     return {
       launch: async (member, instanceId, region, log) => {
         await this.launch(member, instanceId, region);
-        log(`running as ${instanceId}: machine ${this.machine(member.name).hostname}, systemd-nspawn pid ${this.state.processes[member.name].pid}`);
+        const runner = this.machineKind === "vm" ? "qemu" : "systemd-nspawn";
+        log(`running as ${instanceId}: machine ${this.machine(member.name).hostname}, ${runner} pid ${this.state.processes[member.name].pid}`);
       },
       terminate: (instanceId) => this.terminate(instanceId),
       instanceExists: (instanceId) => instanceId in this.state.instances,
@@ -606,22 +622,36 @@ export class Lab {
       this.state.namespaces.push(netns);
       writeLabState(this.state);
     });
-    routeMetadata(this.state.network, endpoint);
     const dir = join(this.state.stateDir, m.name);
     const identity = { instanceId, hostname: `ip-${m.privateIp.replace(/\./g, "-")}`, userData: m.userData };
-    // Recorded before the disk is mounted: labDown unmounts what the state names.
+    const vm = this.machineKind === "vm";
+    const net = this.state.network;
+    const machine: LabMachine = {
+      ...identity,
+      kind: this.machineKind,
+      dir,
+      consoleLog: join(dir, "console.log"),
+      disk: vm
+        ? { dir, overlay: join(dir, "disk.qcow2"), seed: join(dir, "seed.img") }
+        : { dir, rootfs: join(dir, "rootfs"), image: this.state.image.rootfs },
+      ...(vm ? { net: { ip: m.privateIp, prefixLength: net.prefixLength, gateway: net.deployer.ip } } : {}),
+    };
+    // A container's namespace holds its address; a VM's guest does, and routes metadata itself.
+    if (!vm) routeMetadata(net, endpoint);
+    // Recorded before the disk is made: labDown undoes what the state names.
     this.state.createdPaths.push(dir);
-    this.state.machines[m.name] = { ...identity, disk: { dir, rootfs: join(dir, "rootfs"), image: this.state.image.rootfs }, consoleLog: join(dir, "console.log") };
+    this.state.machines[m.name] = machine;
     writeLabState(this.state);
-    createMachineDisk(this.state.image, dir, identity);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    this.driver.create(machine, endpoint.netns);
     this.writeEndpointConfig();
     const p = this.boot(m.name);
     this.state.processes[m.name] = p;
     writeLabState(this.state);
-    const deadline = Date.now() + 10_000;
-    while (machineInit(p) === undefined) {
-      if (!isAlive(p) || Date.now() > deadline) throw new Error(`${m.name}: the machine did not boot; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
-      await sleep(20);
+    try {
+      await this.driver.waitStarted(p, machine, 10_000);
+    } catch (e) {
+      throw new Error(`${m.name}: ${(e as Error).message}`);
     }
   }
 
@@ -631,13 +661,10 @@ export class Lab {
     // Already gone (lab down, or a VM terminated outside Terraform): as EC2, terminating it again is fine.
     if (member === undefined) return;
     const p = this.state.processes[member];
-    if (p && isAlive(p)) await shutdownMachine(p, 10_000);
-    delete this.state.processes[member];
     const machine = this.state.machines[member];
-    if (machine) {
-      releaseMachine(machine.instanceId);
-      destroyMachineDisk(machine.disk);
-    }
+    if (p && isAlive(p)) await this.driver.shutdown(p, machine, this.machineKind === "vm" ? 60_000 : 10_000);
+    delete this.state.processes[member];
+    if (machine) this.driver.destroy(machine);
     delete this.state.machines[member];
     const netns = this.state.network.members[member]?.netns ?? `${this.name}-${member}`;
     deleteNamespaces([netns]);
@@ -660,15 +687,22 @@ export class Lab {
     // A probe started before etcd binds its client port sits out gRPC's reconnect backoff until its
     // timeout; waiting for the listening socket first keeps the wait close to etcd's own start-up time.
     const port = new URL(this.clientUrl(member)).port || "2379";
-    const sockets = await this.exec(member, ["ss", "-Hltn"]);
-    if (!sockets.stdout.split("\n").some((line) => line.split(/\s+/)[3]?.endsWith(`:${port}`))) {
-      return { stdout: "", stderr: `not listening on port ${port} yet`, code: 1 };
+    // A VM's sockets are in its guest, not its namespace: there the probe goes straight to etcdctl.
+    if (this.machineKind === "container") {
+      const sockets = await this.exec(member, ["ss", "-Hltn"]);
+      if (!sockets.stdout.split("\n").some((line) => line.split(/\s+/)[3]?.endsWith(`:${port}`))) {
+        return { stdout: "", stderr: `not listening on port ${port} yet`, code: 1 };
+      }
     }
     // Short: a member that is up but has no leader yet holds the probe until this timeout.
     return this.etcdctl(["endpoint", "health", "--dial-timeout=1s", "--command-timeout=1s"], {
       endpoints: [this.clientUrl(member)],
       timeoutMs: 5_000,
     });
+  }
+
+  private get driver(): MachineDriver {
+    return driverOf(this.state);
   }
 
   private running(member: string): ProcessIdentity {
@@ -682,17 +716,11 @@ export class Lab {
     const m = this.member(member);
     delete this.state.processes[m.name];
     writeLabState(this.state);
-    releaseMachine(this.machine(m.name).instanceId);
+    this.driver.halted(this.machine(m.name));
   }
 
   private boot(member: string): ProcessIdentity {
-    const machine = this.state.machines[member];
-    return bootMachine({
-      disk: machine.disk,
-      identity: machine,
-      netns: this.network.members[member].netns,
-      consoleLog: machine.consoleLog,
-    });
+    return this.driver.boot(this.state.machines[member], this.network.members[member].netns);
   }
 
   /**

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { MachineDisk, MachineIdentity } from "./machine/container";
+import type { LabMachine, MachineKind } from "./machine/driver";
 import type { MachineImage } from "./machine/image";
+import type { VmAccelerator } from "./machine/vm";
+import type { VmImage } from "./machine/vm-image";
 import type { LabRelease } from "./machine/release-mirror";
 import { LabNetwork } from "./network";
 import { ProcessIdentity } from "./process-identity";
@@ -23,8 +25,13 @@ export interface LabState {
   readonly processes: Record<string, ProcessIdentity>;
   /** Each member's machine while its instance exists, running or stopped. */
   readonly machines: Record<string, LabMachine>;
-  /** The image every machine boots (a cache outside the lab: it survives labDown). */
+  /** Containers or full VMs: fixed when the lab is made. */
+  readonly machineKind: MachineKind;
+  /** The image every container boots (a cache outside the lab: it survives labDown). */
   readonly image: MachineImage;
+  /** What VMs boot, and under which accelerator (only for machineKind "vm"). */
+  readonly vmImage?: VmImage;
+  readonly accelerator?: VmAccelerator;
   /** The etcd release the AWS endpoint serves as the mirror (also a cache). */
   readonly release: LabRelease;
   /** The region instances report through instance metadata: the provider's. */
@@ -45,12 +52,6 @@ export interface LabState {
   readonly parameters: Record<string, string>;
   /** The stack directory last applied. */
   stackDir?: string;
-}
-
-/** A member's machine: what EC2 knows of the instance, and where its disk and console are. */
-export interface LabMachine extends MachineIdentity {
-  readonly disk: MachineDisk;
-  readonly consoleLog: string;
 }
 
 export function validateLabName(name: string): void {

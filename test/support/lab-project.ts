@@ -37,7 +37,7 @@ export class LabProject {
   }
 
   /** `cdktf deploy` of the last synth into the lab. */
-  deploy(options: { signal?: AbortSignal; healthyTimeoutMs?: number } = {}): Promise<Lab> {
+  deploy(options: { signal?: AbortSignal; healthyTimeoutMs?: number; machine?: "container" | "vm" } = {}): Promise<Lab> {
     return labDeploy({ stackDir: this.stackDir, pkiDirectory: this.pki, labName: this.labName, log: this.record, ...options });
   }
 
