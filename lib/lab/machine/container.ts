@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CommandResult, hostPath, run, RunOptions, runSync, sleep } from "../command";
+import { CommandResult, hostPath, run, RunOptions, runSync } from "../command";
 import { identify, isAlive, ProcessIdentity, signalAndWait } from "../process-identity";
 import { MachineImage } from "./image";
 
@@ -156,20 +156,6 @@ export function machineExec(nspawn: ProcessIdentity, argv: string[], options: Ru
   return run(["nsenter", `--target=${init}`, "--all", "--", ...argv], { ...options, env });
 }
 
-/** Waits until the machine's systemd has finished starting up (or reports it degraded). */
-export async function waitSystemRunning(nspawn: ProcessIdentity, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let state = "";
-  while (Date.now() < deadline) {
-    if (!isAlive(nspawn)) throw new Error("the machine exited while booting");
-    const r = await machineExec(nspawn, ["systemctl", "is-system-running"], { timeoutMs: 5_000 });
-    state = r.stdout.trim();
-    if (state === "running" || state === "degraded") return state;
-    await sleep(200);
-  }
-  throw new Error(`the machine's systemd is still "${state || "not answering"}" after ${timeoutMs / 1000} s`);
-}
-
 /**
  * An orderly shutdown, as `aws ec2 stop-instances` does: nspawn passes SIGTERM on to the machine's
  * systemd as SIGRTMIN+3, which stops every unit. A machine still up after `timeoutMs` loses power.
@@ -208,11 +194,11 @@ export function consoleTail(consoleLog: string, lines = 40): string {
 }
 
 /**
- * What an operator would look at on a member that is not healthy, read from inside the machine:
- * cloud-init's verdict, the failed units and the etcd unit's last journal lines.
+ * What an operator would look at on a member that is not healthy, read from inside its machine
+ * (container or VM, through `exec`): cloud-init's verdict, the failed units and the etcd unit's
+ * last journal lines.
  */
-export async function machineEvidence(nspawn: ProcessIdentity, consoleLog: string, unit = "etcd.service"): Promise<string> {
-  if (machineInit(nspawn) === undefined) return `the machine is not running; its console ends:\n${consoleTail(consoleLog)}`;
+export async function evidenceFrom(exec: (argv: string[]) => Promise<CommandResult>, unit: string, consoleLog: string): Promise<string> {
   const views = [
     ["cloud-init", "status", "--long"],
     ["systemctl", "--failed", "--no-pager", "--no-legend"],
@@ -220,8 +206,14 @@ export async function machineEvidence(nspawn: ProcessIdentity, consoleLog: strin
   ];
   const out: string[] = [];
   for (const argv of views) {
-    const r = await machineExec(nspawn, argv, { timeoutMs: 10_000 });
+    const r = await exec(argv);
+    if (r.code === null && out.length === 0) return `the machine does not answer (${r.stderr.trim()}); its console ends:\n${consoleTail(consoleLog)}`;
     out.push(`$ ${argv.join(" ")}\n${(r.stdout + r.stderr).trimEnd() || "(nothing)"}`);
   }
   return out.join("\n");
+}
+
+export async function machineEvidence(nspawn: ProcessIdentity, consoleLog: string, unit = "etcd.service"): Promise<string> {
+  if (machineInit(nspawn) === undefined) return `the machine is not running; its console ends:\n${consoleTail(consoleLog)}`;
+  return evidenceFrom((argv) => machineExec(nspawn, argv, { timeoutMs: 10_000 }), unit, consoleLog);
 }

@@ -3,7 +3,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { CommandResult, hostPath, runSync, RunOptions, sleep, which } from "../command";
 import { identify, isAlive, ProcessIdentity, signalAndWait, waitExit } from "../process-identity";
-import { consoleTail, MachineIdentity } from "./container";
+import { consoleTail, evidenceFrom, MachineIdentity } from "./container";
 import { guestAgent, guestAgentSend, MAX_SOCKET_PATH, qmp } from "./qemu-socket";
 import { VM_ROOT_LABEL, VmImage } from "./vm-image";
 import { VM_TAP, vmMac, VmNet, vmNetworkCommandLine } from "./vm-network";
@@ -314,23 +314,8 @@ export async function powerOffVm(p: ProcessIdentity): Promise<void> {
   if (!(await signalAndWait(p, "SIGKILL", 10_000))) throw new Error(`qemu (pid ${p.pid}) survived SIGKILL`);
 }
 
-/**
- * What an operator would look at on a member that is not healthy, read from inside the VM:
- * cloud-init's verdict, the failed units and the etcd unit's last journal lines.
- */
+/** machineEvidence for a VM: the same views, through the guest agent. */
 export async function vmEvidence(p: ProcessIdentity, dir: string, consoleLog: string, unit = "etcd.service"): Promise<string> {
   if (!isAlive(p)) return `the VM is not running; its console ends:\n${consoleTail(consoleLog)}`;
-  const views = [
-    ["cloud-init", "status", "--long"],
-    ["systemctl", "--failed", "--no-pager", "--no-legend"],
-    ["journalctl", "-u", unit, "--no-pager", "-n", "25", "-o", "short-precise"],
-  ];
-  const out: string[] = [];
-  for (const argv of views) {
-    const r = await vmExec(p, dir, argv, { timeoutMs: 20_000 });
-    if (r.code === null && out.length === 0)
-      return `the VM does not answer (${r.stderr.trim()}); its console ends:\n${consoleTail(consoleLog)}`;
-    out.push(`$ ${argv.join(" ")}\n${(r.stdout + r.stderr).trimEnd() || "(nothing)"}`);
-  }
-  return out.join("\n");
+  return evidenceFrom((argv) => vmExec(p, dir, argv, { timeoutMs: 20_000 }), unit, consoleLog);
 }
