@@ -126,6 +126,9 @@ async function createLab(
   machine: MachineKind,
   log: (line: string) => void
 ): Promise<Lab> {
+  if (machine !== "container" && machine !== "vm") {
+    throw new Error(`machine is ${JSON.stringify(machine)} but must be "container" or "vm": pick one (or leave it out for containers)`);
+  }
   const tools = preflight(name);
   terraformTool();
   if (!pkiDirectory) throw new Error(`lab "${name}" is not running: give the PKI directory to create it`);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { Lab, labUp } from "../../lib/lab";
 import { useFixtureLab } from "./make-stack";
 import { runInChild } from "./run-in-child";
@@ -48,4 +49,13 @@ test("labUp refuses to run without root", () => {
 
   // THEN it refuses before touching anything
   expect(child).toMatchObject({ status: 3, stdout: expect.stringContaining("ERROR: the etcd lab must run as root") });
+});
+
+test("labUp refuses a machine kind it does not know, naming the value and the choices, and creates nothing", async () => {
+  // WHEN a lab is asked for machines of an unknown kind (a JavaScript caller, past the types)
+  const up = labUp({ stackDir: input.stackDir, pkiDirectory: input.pkiDir, labName: "labbadkind", machine: "vmm" as "vm", log: () => undefined });
+
+  // THEN it refuses before anything exists
+  await expect(up).rejects.toThrow('machine is "vmm" but must be "container" or "vm"');
+  expect(existsSync("/run/labbadkind")).toBe(false);
 });
