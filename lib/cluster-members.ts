@@ -10,7 +10,6 @@ export interface ClusterMember {
   readonly privateIp: string;
   readonly peerUrl: string;
   readonly clientUrl: string;
-  readonly dataDir: string;
   readonly initialClusterState: "new" | "existing";
   readonly removed: boolean;
   readonly registerOnly: boolean;
@@ -24,7 +23,6 @@ export function resolveMembers(members: readonly EtcdMemberProps[]): ClusterMemb
     privateIp: m.privateIp,
     peerUrl: `https://${m.privateIp}:${PEER_PORT}`,
     clientUrl: `https://${m.privateIp}:${CLIENT_PORT}`,
-    dataDir: `/var/lib/etcd/${m.name}.etcd`,
     initialClusterState: m.initialClusterState ?? "new",
     removed: m.removed ?? false,
     registerOnly: m.registerOnly ?? false,

@@ -3,47 +3,35 @@ import * as path from "node:path";
 import { Construct } from "constructs";
 import { Annotations, App, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
-import { architectureOf } from "./aws/architecture";
 import { MemberInstance } from "./aws/member-instance";
+import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { ClusterNetwork } from "./aws/network";
 import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
-import { runningMembers, initialClusterFor, peersOf, resolveMembers, type ClusterMember } from "./cluster-members";
+import { memberKeyParameterName } from "./aws/ssm-parameter-name";
+import { initialClusterFor, peersOf, runningMembers, type ClusterMember } from "./cluster-members";
+import { EtcdClusterConfigError } from "./config/config-error";
+import { DEFAULTS } from "./config/defaults";
+import { resolveCluster } from "./config/resolve-cluster";
+import type { ResolvedCluster } from "./config/resolved-cluster";
+import { userDataSizeProblems } from "./config/user-data-limit";
+import { renderMemberUserData } from "./host/member-user-data";
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
-import { resolveInstallPlan, type InstallPlan } from "./etcd/releases";
-import { tuningSettings } from "./etcd/tuning";
-import { ETCD_PATHS, renderMemberUserData, type KeyDelivery } from "./node/member-user-data";
-import { MemberKeyParameter } from "./aws/member-key-parameter";
-import { ClusterOutputs } from "./outputs";
-import { PkiDirectory, type PkiMaterial } from "./pki/pki-directory";
-import type { EtcdClusterProps } from "./props";
 import { parseIpv4 } from "./net/ipv4";
-import {
-  DEFAULT_INSTANCE_TYPE,
-  DEFAULT_SUBNET_CIDR,
-  DEFAULT_VPC_CIDR,
-  EtcdClusterConfigError,
-  checkUserDataSize,
-  validateClusterProps,
-} from "./validation";
+import { ClusterOutputs } from "./outputs";
+import { PkiDirectory, PkiError, type PkiMaterial, type PkiPlan } from "./pki/pki-directory";
+import type { EtcdClusterProps } from "./props";
 
 /** The Terraform versions the synthesized stack works with. */
 export const REQUIRED_TERRAFORM = ">= 1.11";
-
-const DEFAULTS = {
-  rootVolumeSizeGiB: 20,
-  keySize: 2048,
-  caValidityDays: 3650,
-  certificateValidityDays: 825,
-  joinTimeoutSeconds: 900,
-} as const;
 
 /**
  * A TLS-secured etcd cluster on EC2: one VM per member with a static private IP, its own
  * certificate, and cloud-init user data that installs etcd, writes /etc/etcd/etcd.conf and
  * starts it.
  *
- * Everything is checked before anything is written: bad props throw an EtcdClusterConfigError
- * listing each problem, and the PKI directory is only touched once the whole cluster renders.
+ * Everything is checked before anything is built: bad props throw one EtcdClusterConfigError
+ * listing every problem. The PKI directory is written last, once every resource exists, so a
+ * construct that fails leaves the disk as it was.
  */
 export class EtcdCluster extends Construct {
   /** https://IP:2379 of every member whose VM runs (neither removed nor registerOnly). */
@@ -65,81 +53,54 @@ export class EtcdCluster extends Construct {
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
 
-    const { errors, warnings } = validateClusterProps(props);
-    if (errors.length > 0) throw new EtcdClusterConfigError(this.node.path, errors);
+    const resolution = resolveCluster(props, {
+      defaultPkiDirectory: path.join(DEFAULTS.pkiRoot, ...this.node.scopes.slice(1).map((s) => s.node.id)),
+    });
+    if (!resolution.ok) throw new EtcdClusterConfigError(this.node.path, resolution.problems);
+    const cluster = resolution.cluster;
 
-    const members = resolveMembers(props.members);
-    const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
-    const install = resolveInstallPlan(props.install, architectureOf(instanceType)).plan as InstallPlan;
-
-    this.pkiDirectory = props.pki?.directory ?? path.join(".etcd-pki", ...this.node.scopes.slice(1).map((s) => s.node.id));
-    const pki = new PkiDirectory({
-      directory: path.resolve(this.pkiDirectory),
-      keySize: props.pki?.keySize ?? DEFAULTS.keySize,
-      caValidityDays: props.pki?.caValidityDays ?? DEFAULTS.caValidityDays,
-      certificateValidityDays: props.pki?.certificateValidityDays ?? DEFAULTS.certificateValidityDays,
-    }).plan(members.map(certificateRequest));
-
-    this.initialClusterToken = props.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
-    const keyDelivery = props.keyDelivery ?? "ssm";
-    const keyParameterName = (member: ClusterMember) => `/${this.initialClusterToken}/${member.name}`;
-    const userData = renderAllUserData(members, pki.material, install, this.initialClusterToken, props, (member) =>
-      keyDelivery === "ssm"
-        ? { mode: "ssm", parameterName: keyParameterName(member) }
-        : { mode: "user-data", keyPem: pki.material.members.get(member.name)!.keyPem }
-    );
-    const sizeErrors = members.flatMap((m, i) => checkUserDataSize(i, m.name, Buffer.byteLength(userData.get(m.name)!)) ?? []);
-    if (sizeErrors.length > 0) throw new EtcdClusterConfigError(this.node.path, sizeErrors);
-
-    // Only now, with the whole cluster rendered, does anything reach the disk.
-    pki.commit();
-    warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));
+    const pki = this.planPki(cluster);
+    this.pkiDirectory = cluster.pki.directory;
+    this.initialClusterToken = cluster.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
+    const userData = renderAllUserData(cluster, pki.material, this.initialClusterToken);
+    const tooBig = userDataSizeProblems(cluster.members, userData);
+    if (tooBig.length > 0) throw new EtcdClusterConfigError(this.node.path, tooBig);
 
     // Write-only arguments (the key parameters' value_wo) need Terraform 1.11: an older one would
     // fail on them with a message that does not say so.
     TerraformStack.of(this).addOverride("terraform.required_version", REQUIRED_TERRAFORM);
+    const tags = { ...cluster.tags, "etcd:cluster": this.initialClusterToken };
 
-    const tags = { ...props.tags, "etcd:cluster": this.initialClusterToken };
-    const existing = props.vpcId && props.subnetId ? { vpcId: props.vpcId, subnetId: props.subnetId } : undefined;
-    const network = new ClusterNetwork(this, "network", {
-      existing,
-      vpcCidr: props.vpcCidr ?? DEFAULT_VPC_CIDR,
-      subnetCidr: props.subnetCidr ?? DEFAULT_SUBNET_CIDR,
-      availabilityZone: props.availabilityZone,
-      tags,
-    });
+    const network = new ClusterNetwork(this, "network", { choice: cluster.network, tags });
     this.vpcId = network.vpcId;
 
     this.securityGroup = new EtcdSecurityGroup(this, "security-group", { vpcId: network.vpcId, name: id, tags });
     this.securityGroupId = this.securityGroup.securityGroupId;
-    (props.clientCidrs ?? []).forEach((cidr) => this.securityGroup.allowClientsFrom({ cidr }));
-    (props.sshCidrs ?? []).forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
+    cluster.clientCidrs.forEach((cidr) => this.securityGroup.allowClientsFrom({ cidr }));
+    cluster.sshCidrs.forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
 
-    const ami = props.ami ?? amazonLinux2023(this, "ami", architectureOf(instanceType));
-    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
-    // Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it.
-    const fromStack = (file: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, file)).split(path.sep).join("/");
-    const access = this.membershipAccess(fromStack);
+    const ami = cluster.ami ?? amazonLinux2023(this, "ami", cluster.architecture);
+    const fromStack = this.relativeToStack();
+    const access = this.membershipAccess(pki.material, fromStack);
     let previousJoiner: ITerraformDependable | undefined;
-    let previousMember: ITerraformDependable | undefined;
-    for (const member of members) {
+    let previousVoter: ITerraformDependable | undefined;
+    for (const member of cluster.members) {
       const lifecycle = new MemberLifecycle(this, `${member.name}-membership`, {
         member,
-        endpoints: peersOf(member, members),
+        endpoints: peersOf(member, cluster.members),
         access,
-        joinTimeoutSeconds: props.joinTimeoutSeconds ?? DEFAULTS.joinTimeoutSeconds,
-        registerOnly: member.registerOnly,
+        joinTimeoutSeconds: cluster.joinTimeoutSeconds,
         after: member.initialClusterState === "existing" ? previousJoiner : undefined,
       });
       const running = !member.removed && !member.registerOnly;
       const keyParameter =
-        keyDelivery === "ssm" && running
+        cluster.keyDelivery.mode === "ssm" && running
           ? new MemberKeyParameter(this, `${member.name}-key`, {
               memberName: member.name,
-              parameterName: keyParameterName(member),
-              keyFile: fromStack(`${member.name}-key.pem`),
+              parameterName: memberKeyParameterName(this.initialClusterToken, member.name),
+              keyFile: fromStack(pki.material.paths.memberKeys.get(member.name)!),
               keyVersion: keyVersion(pki.material.members.get(member.name)!.keyPem),
-              kmsKeyId: props.kmsKeyId,
+              kmsKeyId: cluster.keyDelivery.kmsKeyId,
               tags,
             })
           : undefined;
@@ -148,9 +109,9 @@ export class EtcdCluster extends Construct {
         subnetId: member.subnetId ?? network.subnetId,
         securityGroupIds: [this.securityGroupId],
         ami,
-        instanceType,
-        keyName: props.keyName,
-        rootVolumeSizeGiB: props.rootVolumeSizeGiB ?? DEFAULTS.rootVolumeSizeGiB,
+        instanceType: cluster.instanceType,
+        keyName: cluster.keyName,
+        rootVolumeSizeGiB: cluster.rootVolumeSizeGiB,
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
@@ -160,32 +121,21 @@ export class EtcdCluster extends Construct {
       });
       this.instances.set(member.name, instance);
       if (!running) this.withoutVm.set(member.name, member.removed ? "removed" : "registerOnly (registered, not launched)");
-      const steps = lifecycle.attach(instance.instance, previousMember);
-      previousMember = steps;
+      const voter = lifecycle.addVoter(instance.instance, previousVoter);
+      previousVoter = voter;
       // etcd takes one learner at a time: the next joiner registers once this one votes.
-      if (member.initialClusterState === "existing") previousJoiner = steps;
+      if (member.initialClusterState === "existing") previousJoiner = voter;
     }
 
-    this.clientEndpoints = runningMembers(members).map((m) => m.clientUrl);
-    new ClusterOutputs(this, "outputs", {
-      outputPrefix: id,
-      members: runningMembers(members),
-      pkiDirectory: this.pkiDirectory,
-      pki: pki.material,
-    });
+    this.clientEndpoints = runningMembers(cluster.members).map((m) => m.clientUrl);
+    new ClusterOutputs(this, "outputs", { outputPrefix: id, members: runningMembers(cluster.members), pki: pki.material });
+
+    cluster.warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));
+    // Only now, with every resource built, does anything reach the disk.
+    pki.commit();
   }
 
-  /** The membership script as a Terraform asset, and the admin certificate for it. */
-  private membershipAccess(fromStack: (file: string) => string): MembershipAccess {
-    // One file, not its directory: under dist/ the directory also holds .d.ts files.
-    const asset = new TerraformAsset(this, "membership-script", {
-      path: path.join(__dirname, "membership", "etcd-membership.js"),
-      type: AssetType.FILE,
-    });
-    return { script: asset.path, cacert: fromStack("ca.pem"), cert: fromStack("admin.pem"), key: fromStack("admin-key.pem") };
-  }
-
-  /** Lets a network or another security group reach etcd's client port 2379. */
+  /** Lets a network or another security group reach etcd's client port 2379; a source already allowed is left as it is. */
   allowClientsFrom(source: EtcdClientSource, description?: string): void {
     this.securityGroup.allowClientsFrom(source, description);
   }
@@ -207,6 +157,38 @@ export class EtcdCluster extends Construct {
       );
     }
     return instance;
+  }
+
+  /** What the directory holds and what it lacks, in memory; a CA the library cannot use is a problem with pki.directory. */
+  private planPki(cluster: ResolvedCluster): PkiPlan {
+    try {
+      return new PkiDirectory({
+        directory: cluster.pki.directory,
+        keySize: cluster.pki.keySize,
+        caValidityDays: cluster.pki.caValidityDays,
+        certificateValidityDays: cluster.pki.certificateValidityDays,
+      }).plan(cluster.members.map(certificateRequest));
+    } catch (e) {
+      if (!(e instanceof PkiError)) throw e;
+      throw new EtcdClusterConfigError(this.node.path, [{ path: "pki.directory", message: `pki.directory: ${e.message}` }]);
+    }
+  }
+
+  /** Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it, "/"-separated. */
+  private relativeToStack(): (file: string) => string {
+    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
+    return (file) => path.relative(stackDir, path.resolve(file)).split(path.sep).join("/");
+  }
+
+  /** The membership script as a Terraform asset, and the admin certificate for it. */
+  private membershipAccess(pki: PkiMaterial, fromStack: (file: string) => string): MembershipAccess {
+    // One file, not its directory: under dist/ the directory also holds .d.ts files.
+    const asset = new TerraformAsset(this, "membership-script", {
+      path: path.join(__dirname, "membership", "etcd-membership.js"),
+      type: AssetType.FILE,
+    });
+    const { caCert, adminCert, adminKey } = pki.paths;
+    return { script: asset.path, cacert: fromStack(caCert), cert: fromStack(adminCert), key: fromStack(adminKey) };
   }
 }
 
@@ -231,37 +213,22 @@ function defaultClusterToken(constructPath: string, pki: PkiMaterial): string {
   return `etcd-${digest.slice(0, 16)}`;
 }
 
-function renderAllUserData(
-  members: readonly ClusterMember[],
-  pki: PkiMaterial,
-  install: InstallPlan,
-  token: string,
-  props: EtcdClusterProps,
-  keyDelivery: (member: ClusterMember) => KeyDelivery
-): Map<string, string> {
-  const settings = tuningSettings(props.tuning);
-  const tls = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
+function renderAllUserData(cluster: ResolvedCluster, pki: PkiMaterial, initialClusterToken: string): Map<string, string> {
   return new Map(
-    members.map((member) => {
+    cluster.members.map((member) => {
       const credentials = pki.members.get(member.name)!;
       const userData = renderMemberUserData({
-        conf: {
-          name: member.name,
-          dataDir: member.dataDir,
-          listenPeerUrls: [member.peerUrl],
-          listenClientUrls: [member.clientUrl, "https://127.0.0.1:2379"],
-          initialAdvertisePeerUrls: [member.peerUrl],
-          advertiseClientUrls: [member.clientUrl],
-          initialCluster: initialClusterFor(member, members),
-          initialClusterState: member.initialClusterState,
-          initialClusterToken: token,
-          tls,
-          settings,
-        },
+        member,
+        initialCluster: initialClusterFor(member, cluster.members),
+        initialClusterToken,
+        settings: cluster.etcdSettings,
         caCertPem: pki.caCertPem,
         certPem: credentials.certPem,
-        keyDelivery: keyDelivery(member),
-        install,
+        keyDelivery:
+          cluster.keyDelivery.mode === "ssm"
+            ? { mode: "ssm", parameterName: memberKeyParameterName(initialClusterToken, member.name) }
+            : { mode: "user-data", keyPem: credentials.keyPem },
+        install: cluster.install,
       });
       return [member.name, userData];
     })

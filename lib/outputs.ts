@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import { Construct } from "constructs";
 import { TerraformOutput } from "./cdktf";
 import type { ClusterMember } from "./cluster-members";
@@ -9,7 +8,7 @@ export interface ClusterOutputsProps {
   /** Prefix of the output names, so two clusters in one stack do not clash. */
   readonly outputPrefix: string;
   readonly members: readonly ClusterMember[];
-  readonly pkiDirectory: string;
+  /** Its paths point etcdctl at the admin certificate, as given (relative to the working directory, or absolute). */
   readonly pki: PkiMaterial;
 }
 
@@ -21,8 +20,8 @@ export class ClusterOutputs extends Construct {
   constructor(scope: Construct, id: string, props: ClusterOutputsProps) {
     super(scope, id);
     const endpoints = props.members.map((m) => m.clientUrl).join(",");
-    const file = (name: string) => path.join(props.pkiDirectory, name);
-    const flags = `--endpoints=${endpoints} --cacert=${file("ca.pem")} --cert=${file("admin.pem")} --key=${file("admin-key.pem")}`;
+    const { caCert, adminCert, adminKey } = props.pki.paths;
+    const flags = `--endpoints=${endpoints} --cacert=${caCert} --cert=${adminCert} --key=${adminKey}`;
     const outputs: Record<string, { value: unknown; description: string }> = {
       client_endpoints: { value: endpoints, description: "etcd client URLs, comma-separated as ETCDCTL_ENDPOINTS takes them" },
       members: {
@@ -33,9 +32,9 @@ export class ClusterOutputs extends Construct {
         value: [
           "export ETCDCTL_API=3",
           `export ETCDCTL_ENDPOINTS=${endpoints}`,
-          `export ETCDCTL_CACERT=${file("ca.pem")}`,
-          `export ETCDCTL_CERT=${file("admin.pem")}`,
-          `export ETCDCTL_KEY=${file("admin-key.pem")}`,
+          `export ETCDCTL_CACERT=${caCert}`,
+          `export ETCDCTL_CERT=${adminCert}`,
+          `export ETCDCTL_KEY=${adminKey}`,
         ].join("\n"),
         description: "shell lines that point etcdctl v3 at the cluster with the admin certificate",
       },

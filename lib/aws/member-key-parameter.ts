@@ -4,11 +4,10 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { Fn, Token, ref, type ITerraformDependable } from "../cdktf";
-import { ssmParameterNameProblem } from "../node/ssm-parameter-name";
 
 export interface MemberKeyParameterProps {
   readonly memberName: string;
-  /** The SSM parameter's name, e.g. "/etcd/<cluster>/etcd_node1/key"; the boot script reads it. */
+  /** The SSM parameter's name, "/<initialClusterToken>/<member>" (memberKeyParameterName); the boot script reads it. */
   readonly parameterName: string;
   /** The member's -key.pem, relative to the synthesized stack's directory (where Terraform runs), "/"-separated. */
   readonly keyFile: string;
@@ -40,9 +39,6 @@ export class MemberKeyParameter extends Construct {
 
   constructor(scope: Construct, id: string, props: MemberKeyParameterProps) {
     super(scope, id);
-    const problems = propsProblems(props);
-    if (problems.length > 0) throw new Error(`MemberKeyParameter ${this.node.path}: ${problems.join("; ")}`);
-
     const parameter = new SsmParameter(this, "parameter", {
       name: props.parameterName,
       type: "SecureString",
@@ -102,31 +98,4 @@ export class MemberKeyParameter extends Construct {
 // Terraform's name_prefix for IAM roles takes at most 38 characters (it appends 26).
 function iamNamePrefix(memberName: string): string {
   return `${memberName.slice(0, 37)}-`;
-}
-
-function propsProblems(props: MemberKeyParameterProps): string[] {
-  const problems: string[] = [];
-  if (typeof props.memberName !== "string" || !/^[A-Za-z0-9_+=,.@-]+$/.test(props.memberName)) {
-    problems.push(`memberName ${JSON.stringify(props.memberName)} must be letters, digits or _+=,.@- (it starts IAM names)`);
-  }
-  const nameProblem = ssmParameterNameProblem(props.parameterName);
-  if (nameProblem) problems.push(`parameterName ${JSON.stringify(props.parameterName)} ${nameProblem}`);
-  const { keyFile } = props;
-  if (typeof keyFile !== "string" || keyFile === "" || keyFile.startsWith("/") || /^[A-Za-z]:/.test(keyFile)) {
-    problems.push(`keyFile ${JSON.stringify(keyFile)} must be a path relative to the synthesized stack's directory`);
-  } else if (/["\\\x00-\x1f]|\$\{|%\{/.test(keyFile)) {
-    // Each would change the meaning of the file("...") expression instead of naming a file.
-    problems.push(
-      `keyFile ${JSON.stringify(
-        keyFile
-      )} must not contain quotes, backslashes, control characters, "\${" or "%{"; use "/" between directories`
-    );
-  }
-  if (!Number.isSafeInteger(props.keyVersion) || props.keyVersion < 0) {
-    problems.push(`keyVersion ${props.keyVersion} must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
-  }
-  if (props.kmsKeyId !== undefined && (typeof props.kmsKeyId !== "string" || props.kmsKeyId.trim() === "")) {
-    problems.push(`kmsKeyId ${JSON.stringify(props.kmsKeyId)} must be a KMS key id, ARN or alias, or left out`);
-  }
-  return problems;
 }

@@ -4,13 +4,11 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import type { NetworkChoice } from "../config/resolved-cluster";
 
 export interface ClusterNetworkProps {
-  /** Existing VPC and subnet; when absent a VPC and a public subnet are created. */
-  readonly existing?: { readonly vpcId: string; readonly subnetId: string };
-  readonly vpcCidr: string;
-  readonly subnetCidr: string;
-  readonly availabilityZone?: string;
+  /** The user's VPC and subnet, or the CIDRs of a VPC and public subnet to create. */
+  readonly choice: NetworkChoice;
   readonly tags: Record<string, string>;
 }
 
@@ -26,22 +24,23 @@ export class ClusterNetwork extends Construct {
 
   constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
     super(scope, id);
-    if (props.existing) {
-      this.vpcId = props.existing.vpcId;
-      this.subnetId = props.existing.subnetId;
+    const { choice } = props;
+    if (choice.kind === "existing") {
+      this.vpcId = choice.vpcId;
+      this.subnetId = choice.subnetId;
       this.ownsSubnet = false;
       return;
     }
     const vpc = new Vpc(this, "vpc", {
-      cidrBlock: props.vpcCidr,
+      cidrBlock: choice.vpcCidr,
       enableDnsSupport: true,
       enableDnsHostnames: true,
       tags: props.tags,
     });
     const subnet = new Subnet(this, "subnet", {
       vpcId: vpc.id,
-      cidrBlock: props.subnetCidr,
-      availabilityZone: props.availabilityZone,
+      cidrBlock: choice.subnetCidr,
+      availabilityZone: choice.availabilityZone,
       tags: props.tags,
     });
     const gateway = new InternetGateway(this, "gateway", { vpcId: vpc.id, tags: props.tags });

@@ -2,8 +2,9 @@ import { Construct } from "constructs";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { DefaultTokenResolver, StringConcat, Token, Tokenization } from "../cdktf";
 import { CLIENT_PORT, PEER_PORT } from "../cluster-members";
-import { parseCidr } from "../net/ipv4";
+import { formatIpv4, parseCidr } from "../net/ipv4";
 
 /** Who may reach etcd's client port: a network, or the members of another security group. */
 export type EtcdClientSource = { readonly cidr: string } | { readonly securityGroupId: string };
@@ -16,12 +17,14 @@ export interface EtcdSecurityGroupProps {
 
 /**
  * The cluster's security group. Rules are separate resources (never inline, which Terraform would
- * fight over) so other stacks can add their own with allowClientsFrom().
+ * fight over) so other stacks can add their own with allowClientsFrom(). A rule's id comes from
+ * its source, so adding one never renames another, and allowing a source twice is a no-op, as
+ * aws-cdk's SecurityGroup.addIngressRule skips a rule that exists.
  */
 export class EtcdSecurityGroup extends Construct {
   readonly securityGroupId: string;
   private readonly tags: Record<string, string>;
-  private readonly ruleIds = new Set<string>();
+  private readonly rules = new Set<string>();
 
   constructor(scope: Construct, id: string, props: EtcdSecurityGroupProps) {
     super(scope, id);
@@ -49,20 +52,24 @@ export class EtcdSecurityGroup extends Construct {
     );
   }
 
-  /** Lets a network or another security group reach etcd's client port 2379. */
+  /** Lets a network or another security group reach etcd's client port 2379; a source already allowed is left as it is. */
   allowClientsFrom(source: EtcdClientSource, description = "etcd clients"): void {
     if ("cidr" in source) {
-      requireCidr(source.cidr, "allowClientsFrom({ cidr })");
-      this.ingress(`clients-from-${source.cidr}`, { port: CLIENT_PORT, cidr: source.cidr }, description);
+      const cidr = canonicalCidr(source.cidr, "allowClientsFrom({ cidr })");
+      this.ingress(`clients-from-${cidr}`, { port: CLIENT_PORT, cidr }, description);
     } else {
-      this.ingress(`clients-from-group-${this.ruleIds.size}`, { port: CLIENT_PORT, securityGroupId: source.securityGroupId }, description);
+      this.ingress(
+        `clients-from-group-${this.sourceName(source.securityGroupId)}`,
+        { port: CLIENT_PORT, securityGroupId: source.securityGroupId },
+        description
+      );
     }
   }
 
-  /** Lets a network reach SSH on port 22. */
+  /** Lets a network reach SSH on port 22; a network already allowed is left as it is. */
   allowSshFrom(cidr: string): void {
-    requireCidr(cidr, "allowSshFrom(cidr)");
-    this.ingress(`ssh-from-${cidr}`, { port: 22, cidr }, "SSH for operators");
+    const canonical = canonicalCidr(cidr, "allowSshFrom(cidr)");
+    this.ingress(`ssh-from-${canonical}`, { port: 22, cidr: canonical }, "SSH for operators");
   }
 
   private ingress(id: string, peer: RulePeer, description: string): void {
@@ -79,7 +86,10 @@ export class EtcdSecurityGroup extends Construct {
     peer: RulePeer,
     description: string
   ): void {
-    new kind(this, this.ruleId(id), {
+    const safeId = id.replace(/[^A-Za-z0-9-]/g, "_");
+    if (this.rules.has(safeId)) return;
+    this.rules.add(safeId);
+    new kind(this, safeId, {
       securityGroupId: this.securityGroupId,
       ipProtocol: "tcp",
       fromPort: peer.port,
@@ -91,11 +101,20 @@ export class EtcdSecurityGroup extends Construct {
     });
   }
 
-  private ruleId(id: string): string {
-    const safe = id.replace(/[^A-Za-z0-9-]/g, "_");
-    if (this.ruleIds.has(safe)) throw new Error(`EtcdSecurityGroup: a rule "${id}" already exists: allow each source once`);
-    this.ruleIds.add(safe);
-    return safe;
+  /**
+   * A security group id as a rule id: a literal "sg-..." as it is, a reference to another resource
+   * as the Terraform expression it resolves to (aws_security_group.app.id), which does not change
+   * with the order in which constructs were made.
+   */
+  private sourceName(securityGroupId: string): string {
+    if (!Token.isUnresolved(securityGroupId)) return securityGroupId;
+    // preparing: only read the reference, as cdktf's own prepare pass does, without registering it.
+    const resolved = Tokenization.resolve(securityGroupId, {
+      scope: this,
+      preparing: true,
+      resolver: new DefaultTokenResolver(new StringConcat()),
+    });
+    return typeof resolved === "string" ? resolved.replace(/^\$\{|\}$/g, "") : JSON.stringify(resolved);
   }
 }
 
@@ -105,8 +124,11 @@ interface RulePeer {
   readonly securityGroupId?: string;
 }
 
-function requireCidr(cidr: string, where: string): void {
-  if (!parseCidr(cidr)) {
+/** The hook's own argument check: the props' CIDRs come checked, but allowClientsFrom is called by users' code. */
+function canonicalCidr(cidr: string, where: string): string {
+  const parsed = typeof cidr === "string" ? parseCidr(cidr) : undefined;
+  if (!parsed) {
     throw new Error(`${where}: cidr is ${JSON.stringify(cidr)}: give a network in CIDR form with its host bits zero, e.g. "10.0.0.0/16"`);
   }
+  return `${formatIpv4(parsed.network)}/${parsed.prefixLength}`;
 }

@@ -1,5 +1,6 @@
 // The recipe's `etcdctl member list` and `cluster-health`, as the operator CLI prints them.
 import { EtcdClient, type Member } from "../membership/etcd-membership";
+import { quorumOf } from "../etcd/quorum";
 
 export interface EndpointHealth {
   readonly endpoint: string;
@@ -58,7 +59,7 @@ export function formatHealth(status: ClusterStatus): string[] {
   });
   const voters = status.members.filter((m) => !m.isLearner);
   const healthyVoters = voters.filter((m) => (m.clientURLs ?? []).some((u) => status.health.find((h) => h.endpoint === u)?.healthy));
-  const quorum = Math.floor(voters.length / 2) + 1;
+  const quorum = quorumOf(voters.length);
   const learners = status.members.filter((m) => m.isLearner).length;
   lines.push(
     healthyVoters.length === voters.length

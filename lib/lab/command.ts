@@ -113,11 +113,6 @@ export function which(command: string): string | undefined {
   return path.startsWith("/") ? path : undefined;
 }
 
-/** Quotes a word for sh. */
-export function shQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Promise-based pause for polling loops. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

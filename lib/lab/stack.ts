@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { MEMBER_NAME } from "../config/resolve-members";
 import { parseEnvironmentFile } from "../etcd/etcd-conf";
 import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4 } from "../net/ipv4";
-import { parseCloudConfig } from "../node/cloud-config";
+import { parseCloudConfig } from "../host/cloud-config";
 import { unescapeTemplate } from "../terraform-string";
 import { parseServiceUnit, ServiceUnit } from "./systemd-unit";
 
@@ -85,7 +86,7 @@ export function readLabStack(stackDir: string): LabStack {
 export function readMember(where: string, instance: { tags?: unknown; private_ip?: unknown; user_data: string }): LabMember {
   const tags = (instance.tags ?? {}) as Record<string, string>;
   const name = tags["etcd:member"];
-  if (typeof name !== "string" || !/^[A-Za-z0-9_-]+$/.test(name)) {
+  if (typeof name !== "string" || !MEMBER_NAME.test(name)) {
     throw new Error(`${where}: missing or invalid "etcd:member" tag`);
   }
   if (typeof instance.private_ip !== "string" || parseIpv4(instance.private_ip) === undefined) {

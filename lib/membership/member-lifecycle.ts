@@ -1,6 +1,7 @@
-import { Construct } from "constructs";
-import { DataResource, type ITerraformDependable } from "../cdktf";
+import { Construct, type Node } from "constructs";
+import { DataResource, TerraformStack, type ITerraformDependable } from "../cdktf";
 import type { ClusterMember } from "../cluster-members";
+import { shellWord } from "../shell-quote";
 
 /** How the provisioners reach the cluster: paths relative to the synthesized stack's directory. */
 export interface MembershipAccess {
@@ -18,8 +19,6 @@ export interface MemberLifecycleProps {
   readonly access: MembershipAccess;
   /** Seconds a joining member may take to boot, catch up and be promoted. */
   readonly joinTimeoutSeconds: number;
-  /** Stop after registering the learner: no VM, no promotion. */
-  readonly registerOnly: boolean;
   /** What must finish before this member registers: the previous joiner's promotion. */
   readonly after?: ITerraformDependable;
 }
@@ -58,22 +57,27 @@ export class MemberLifecycle extends Construct {
   }
 
   /**
-   * Phase 3 and the destroy step, which depend on the member's VM and on the previous member's
-   * step (see above). Returns what the next joining member must wait for, and the next member's
-   * step depends on.
+   * The member as a voter, for as long as its VM runs: created after the VM (phase 3, promote, for
+   * a joining member) and destroyed before it (member remove). It depends on the previous member's
+   * voter (see above); the next joining member waits for it, and the next member's voter depends on it.
    */
-  attach(instance: ITerraformDependable, previousMember?: ITerraformDependable): DataResource {
-    const { member, registerOnly } = this.props;
+  addVoter(instance: ITerraformDependable, previousVoter?: ITerraformDependable): DataResource {
+    const { member } = this.props;
     const joining = member.initialClusterState === "existing";
-    return new DataResource(this, "member", {
-      count: member.removed || registerOnly ? 0 : 1,
+    const voter = new DataResource(this, "voter", {
+      // registerOnly: stop after registering the learner, with no VM and no promotion.
+      count: member.removed || member.registerOnly ? 0 : 1,
       input: { peer_url: member.peerUrl },
-      dependsOn: previousMember ? [instance, previousMember] : [instance],
+      dependsOn: previousVoter ? [instance, previousVoter] : [instance],
       provisioners: [
         ...(joining ? [{ type: "local-exec" as const, command: this.command("promote") }] : []),
         { type: "local-exec" as const, when: "destroy" as const, command: this.command("remove") },
       ],
     });
+    // Up to 0.1 this resource was "member": state written then moves to the new address instead of
+    // being destroyed (which would run member remove) and created again.
+    voter.moveFromId(`${voter.terraformResourceType}.${logicalIdOf(this, "member")}`);
+    return voter;
   }
 
   private command(step: "add" | "promote" | "remove"): string {
@@ -92,11 +96,12 @@ export class MemberLifecycle extends Construct {
       `--key=${access.key}`,
       `--timeout=${step === "promote" ? joinTimeoutSeconds : 300}`,
     ];
-    return args.map(shellQuote).join(" ");
+    return args.map(shellWord).join(" ");
   }
 }
 
-/** Single-quotes what the shell would otherwise split or expand (paths may hold spaces). */
-function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+/** The logical id the stack gives (or gave) a child `id` of `scope`, under the stack's own naming scheme. */
+function logicalIdOf(scope: Construct, id: string): string {
+  const child = { scopes: [...scope.node.scopes, { node: { id } }] } as unknown as Node;
+  return TerraformStack.of(scope).getLogicalId(child);
 }

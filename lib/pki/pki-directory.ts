@@ -13,6 +13,7 @@ import {
   selfSignCa,
 } from "./certificate";
 import { PkiError } from "./pki-error";
+import { ADMIN, CA, certFile, filesOf, keyFile } from "./pki-files";
 import { generateRsaKeyPem, generateRsaKeyPems } from "./rsa-keys";
 
 export { PkiError } from "./pki-error";
@@ -51,6 +52,8 @@ export interface PkiMaterial {
     readonly caCert: string;
     readonly adminCert: string;
     readonly adminKey: string;
+    /** Each requested member's private key file, by member name. */
+    readonly memberKeys: ReadonlyMap<string, string>;
   };
 }
 
@@ -68,15 +71,12 @@ export interface PkiPlan {
   commit(): void;
 }
 
-const KEY_SIZES = [2048, 3072, 4096];
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const CA_COMMON_NAME = "etcd-ca";
-const ADMIN = "admin";
-const MEMBER_NAME = /^[A-Za-z0-9_-]+$/;
 
 interface FileWrite extends PendingWrite {
   readonly contents: string;
@@ -99,24 +99,13 @@ export class PkiDirectory {
   private readonly clock: () => Date;
   private freshKeys: string[] = [];
 
+  // The options and member names come resolved and checked (lib/config): this trusts them.
   constructor(private readonly options: PkiDirectoryOptions) {
-    if (!KEY_SIZES.includes(options.keySize)) {
-      throw new PkiError(`keySize ${options.keySize} is not supported: use 2048, 3072 or 4096`);
-    }
-    for (const [name, days] of [
-      ["caValidityDays", options.caValidityDays],
-      ["certificateValidityDays", options.certificateValidityDays],
-    ] as const) {
-      if (!Number.isInteger(days) || days < 1) {
-        throw new PkiError(`${name} is ${days}: give a whole number of days, at least 1`);
-      }
-    }
     this.clock = options.clock ?? (() => new Date());
   }
 
   /** Loads what exists and is still right, issues what is missing or wrong, in memory. Writes nothing. */
   plan(members: readonly MemberCertificateRequest[]): PkiPlan {
-    this.checkMemberNames(members);
     const planning: Planning = { now: this.clock(), writes: [] };
     this.freshKeys = generateRsaKeyPems(this.missingKeyCount(members), this.options.keySize);
     const ca = this.loadOrCreateCa(planning);
@@ -147,9 +136,10 @@ export class PkiDirectory {
         members: memberMaterial,
         paths: {
           directory,
-          caCert: this.file("ca.pem"),
-          adminCert: this.file(`${ADMIN}.pem`),
-          adminKey: this.file(`${ADMIN}-key.pem`),
+          caCert: this.file(certFile(CA)),
+          adminCert: this.file(certFile(ADMIN)),
+          adminKey: this.file(keyFile(ADMIN)),
+          memberKeys: new Map(members.map((m) => [m.name, this.file(keyFile(m.name))])),
         },
       },
       pendingWrites: writes.map(({ path: file, mode }) => ({ path: file, mode })),
@@ -157,33 +147,10 @@ export class PkiDirectory {
     };
   }
 
-  private checkMemberNames(members: readonly MemberCertificateRequest[]): void {
-    // Keyed in lower case: the directory may live on a case-insensitive file system (macOS).
-    const owners = new Map<string, string>();
-    for (const file of ["ca.pem", "ca-key.pem"]) owners.set(file, "the CA");
-    for (const file of [`${ADMIN}.pem`, `${ADMIN}-key.pem`]) owners.set(file, "the admin certificate");
-    for (const { name } of members) {
-      if (!MEMBER_NAME.test(name)) {
-        throw new PkiError(
-          `member name "${name}" cannot be a file name in ${this.options.directory}: use letters, digits, "_" and "-" only`
-        );
-      }
-      const self = `member "${name}"`;
-      for (const file of [`${name}.pem`, `${name}-key.pem`]) {
-        const owner = owners.get(file.toLowerCase());
-        if (owner === self) throw new PkiError(`${self} is listed twice: give each member a unique name`);
-        if (owner !== undefined) {
-          throw new PkiError(`${self} needs ${file} in ${this.options.directory}, which belongs to ${owner}: rename the member`);
-        }
-        owners.set(file.toLowerCase(), self);
-      }
-    }
-  }
-
   /** The CA in the directory, checked, or a new one when there is none. */
   private loadOrCreateCa(planning: Planning): LoadedCa {
-    const certPath = this.file("ca.pem");
-    const keyPath = this.file("ca-key.pem");
+    const certPath = this.file(certFile(CA));
+    const keyPath = this.file(keyFile(CA));
     const certPem = readIfExists(certPath);
     const keyPem = readIfExists(keyPath);
     if (certPem === undefined && keyPem === undefined) return this.createCa(certPath, keyPath, planning);
@@ -225,8 +192,8 @@ export class PkiDirectory {
 
   /** The stored certificate and key for `name` if they still fit `spec`, else a new certificate (and key, if none is usable). */
   private certifiedKey(name: string, spec: CertificateSpec, ca: LoadedCa, planning: Planning): CertifiedKey {
-    const certPath = this.file(`${name}.pem`);
-    const keyPath = this.file(`${name}-key.pem`);
+    const certPath = this.file(certFile(name));
+    const keyPath = this.file(keyFile(name));
     const stored = usableKey(readIfExists(keyPath));
     const storedCertPem = readIfExists(certPath);
     if (stored !== undefined && storedCertPem !== undefined && isReusable(storedCertPem, stored.keyObject, spec, ca, planning.now)) {
@@ -262,9 +229,9 @@ export class PkiDirectory {
 
   /** Keys the plan will have to make: made up front, all at once (see rsa-keys.ts). */
   private missingKeyCount(members: readonly MemberCertificateRequest[]): number {
-    const caMissing = !fs.existsSync(this.file("ca.pem")) && !fs.existsSync(this.file("ca-key.pem")) ? 1 : 0;
+    const caMissing = filesOf(CA).every((file) => !fs.existsSync(this.file(file))) ? 1 : 0;
     const names = [ADMIN, ...members.map((m) => m.name)];
-    return caMissing + names.filter((name) => usableKey(readIfExists(this.file(`${name}-key.pem`))) === undefined).length;
+    return caMissing + names.filter((name) => usableKey(readIfExists(this.file(keyFile(name)))) === undefined).length;
   }
 
   // PKCS#1, as cfssl writes keys. Native keygen: forge's JavaScript keygen takes seconds.

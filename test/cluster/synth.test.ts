@@ -1,10 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Testing } from "../../lib/cdktf";
-import { parseCloudConfig } from "../../lib/node/cloud-config";
+import { parseCloudConfig } from "../../lib/host/cloud-config";
 import { instanceOf, userDataOf, memberConf, memberFiles, resources, SEED, synthCluster, tempPki } from "../support/synth";
 
 describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
@@ -153,8 +154,49 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     expect(health).not.toMatch(/--ca-file|cluster-health/);
   });
 
-  test("THEN the whole stack matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  test("THEN each member's voter step depends on its VM and on the previous member's, and runs member remove at destroy", () => {
+    const steps = resources(json, "terraform_data");
+    const voterOf = (name: string) => {
+      const id = Object.keys(steps).find((key) => key.startsWith(`etcd_${name}-membership_voter_`));
+      if (!id) throw new Error(`no voter step for ${name}`);
+      return { address: `terraform_data.${id}`, ...steps[id] };
+    };
+    const [node1, node2, node3] = SEED.map((m) => voterOf(m.name));
+    // A bootstrap member is never promoted: its step only removes it at destroy.
+    expect(node1.provisioner).toEqual([
+      { "local-exec": { when: "destroy", command: expect.stringContaining(" remove --name=etcd_node1 ") } },
+    ]);
+    expect(node1.count).toBe(1);
+    expect(node1.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node1_instance_[0-9A-F]+$/)]);
+    // Chained, so a whole-cluster destroy removes one member at a time, last member first.
+    expect(node2.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node2_instance_/), node1.address]);
+    expect(node3.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node3_instance_/), node2.address]);
+    // The remove asks the member itself first, then the others, with the admin certificate.
+    const remove = node3.provisioner[0]["local-exec"].command as string;
+    expect(remove).toContain("--endpoints=https://172.16.0.103:2379,https://172.16.0.101:2379,https://172.16.0.102:2379");
+    expect(remove).toMatch(/--cacert=\S+\/ca\.pem --cert=\S+\/admin\.pem --key=\S+\/admin-key\.pem --timeout=300$/);
+    // Bootstrap members register nothing.
+    expect(Object.keys(steps).filter((key) => key.includes("_register_"))).toEqual([]);
+  });
+
+  test('THEN each voter step takes over the state of the "member" step it was called up to 0.1, through a moved block', () => {
+    const voters = Object.keys(resources(json, "terraform_data")).filter((key) => key.includes("-membership_voter_"));
+    expect(json.moved).toHaveLength(3);
+    expect(json.moved.map((m: { to: string }) => m.to).sort()).toEqual(voters.map((id) => `terraform_data.${id}`).sort());
+    // The addresses 0.1 synthesized for these three members: cdktf's hash of the old construct path.
+    expect(json.moved.map((m: { from: string }) => m.from).sort()).toEqual([
+      "terraform_data.etcd_etcd_node1-membership_member_3E5D26DD",
+      "terraform_data.etcd_etcd_node2-membership_member_4ADFCE10",
+      "terraform_data.etcd_etcd_node3-membership_member_8F21B4A6",
+    ]);
+  });
+
+  test("THEN the membership script ships inside the stack and every provisioner runs it with node", () => {
+    const commands = Object.values(resources(json, "terraform_data")).flatMap((r: any) =>
+      r.provisioner.map((p: any) => p["local-exec"].command)
+    );
+    for (const command of commands)
+      expect(command).toMatch(/^node assets\/etcd_membership-script_[0-9A-F]+\/[0-9A-F]+\/etcd-membership\.js (add|promote|remove) /);
   });
 });
 
@@ -227,13 +269,56 @@ describe("EtcdCluster composes with the user's network", () => {
     expect(instanceOf(json, "etcd_node3").subnet_id).toBe("subnet-b");
   });
 
-  test("GIVEN allowClientsFrom a CIDR and a security group THEN 2379 admits both, 2380 still only the cluster", () => {
-    const { json, cluster } = synthCluster({ clientCidrs: ["10.1.0.0/16"], sshCidrs: ["192.168.10.0/24"] });
-    void cluster;
+  test("GIVEN clientCidrs, sshCidrs and allowClientsFrom a security group THEN 2379 admits the network and the group, 22 the SSH network, 2380 still only the cluster", () => {
+    // GIVEN
+    const app = Testing.app();
+    const { cluster } = synthCluster({ clientCidrs: ["10.1.0.0/16"], sshCidrs: ["192.168.10.0/24"] }, { app });
+    // WHEN
+    cluster.allowClientsFrom({ securityGroupId: "sg-0app" }, "app servers");
+    // THEN
+    const json = JSON.parse(Testing.synth(cluster.node.scope as any));
     const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as any[];
-    expect(ingress.filter((r) => r.from_port === 2379 && r.cidr_ipv4 === "10.1.0.0/16")).toHaveLength(1);
-    expect(ingress.filter((r) => r.from_port === 22 && r.cidr_ipv4 === "192.168.10.0/24")).toHaveLength(1);
-    expect(ingress.filter((r) => r.from_port === 2380 && r.cidr_ipv4 !== undefined)).toHaveLength(0);
+    const ownGroup = ingress.find((r) => r.from_port === 2380).security_group_id;
+    expect(
+      ingress
+        .filter((r) => r.from_port === 2379)
+        .map((r) => r.cidr_ipv4 ?? r.referenced_security_group_id)
+        .sort()
+    ).toEqual([ownGroup, "10.1.0.0/16", "sg-0app"].sort());
+    expect(ingress.filter((r) => r.from_port === 22).map((r) => r.cidr_ipv4)).toEqual(["192.168.10.0/24"]);
+    expect(ingress.filter((r) => r.from_port === 2380).map((r) => r.referenced_security_group_id)).toEqual([ownGroup]);
+  });
+
+  test("GIVEN a source allowed twice THEN allowClientsFrom adds no second rule, as addIngressRule skips one that exists", () => {
+    // GIVEN a CIDR from the props and a group
+    const app = Testing.app();
+    const { cluster } = synthCluster({ clientCidrs: ["10.1.0.0/16"] }, { app });
+    const stack = cluster.node.scope as any;
+    const apps = new SecurityGroup(stack, "apps", { name: "apps" });
+    // WHEN both are allowed again
+    cluster.allowClientsFrom({ cidr: "10.1.0.0/16" });
+    cluster.allowClientsFrom({ securityGroupId: apps.id });
+    cluster.allowClientsFrom({ securityGroupId: apps.id }, "again");
+    // THEN each source has one rule
+    const ingress = Object.values(resources(JSON.parse(Testing.synth(stack)), "aws_vpc_security_group_ingress_rule")) as any[];
+    expect(ingress.filter((r) => r.cidr_ipv4 === "10.1.0.0/16")).toHaveLength(1);
+    expect(ingress.filter((r) => r.referenced_security_group_id === "${aws_security_group.apps.id}")).toHaveLength(1);
+  });
+
+  test("GIVEN rules added in another order, or another rule before them THEN no rule's address changes", () => {
+    // Rule ids come from the source, not a counter: adding a rule never renames another (which would replace it).
+    const addresses = (clientCidrs: string[], groups: string[]) => {
+      const app = Testing.app();
+      const { cluster } = synthCluster({ clientCidrs }, { app });
+      const stack = cluster.node.scope as any;
+      for (const name of groups) cluster.allowClientsFrom({ securityGroupId: new SecurityGroup(stack, name, { name }).id });
+      const rules = resources(JSON.parse(Testing.synth(stack)), "aws_vpc_security_group_ingress_rule");
+      return Object.entries(rules).map(([id, r]: [string, any]) => `${id} ${r.cidr_ipv4 ?? r.referenced_security_group_id}`);
+    };
+    const before = addresses([], ["apps"]);
+    const after = addresses(["10.1.0.0/16"], ["batch", "apps"]);
+    expect(after).toEqual(expect.arrayContaining(before));
+    expect(after).toHaveLength(before.length + 2);
   });
 
   test("GIVEN allowClientsFrom another group after construction THEN a rule for that group is added", () => {

@@ -1,10 +1,11 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EtcdCluster, EtcdClusterConfigError, type EtcdClusterProps } from "../../lib";
 import { Fn, TerraformStack, Testing } from "../../lib/cdktf";
-import { SEED, synthCluster, tempPki } from "../support/synth";
+import { FIXTURE_PKI, SEED, synthCluster, tempPki } from "../support/synth";
 
 const m = (name: string, privateIp: string) => ({ name, privateIp });
 
@@ -43,7 +44,56 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     [
       "a name the PKI uses",
       { members: [m("admin", "172.16.0.101")] },
-      /members\[0\]\.name is "admin", which the PKI directory uses for its own admin\.pem: pick another name/,
+      /members\[0\]\.name is "admin", but its admin\.pem in the PKI directory is the admin certificate's: pick another name/,
+    ],
+    [
+      "the CA's name in capitals",
+      { members: [m("CA", "172.16.0.101")] },
+      /members\[0\]\.name is "CA", but its CA\.pem in the PKI directory is the CA's/,
+    ],
+    ["the CA key's name", { members: [m("ca-key", "172.16.0.101")] }, /members\[0\]\.name is "ca-key", but its ca-key\.pem .* is the CA's/],
+    [
+      "the admin key's name",
+      { members: [m("admin-key", "172.16.0.101")] },
+      /"admin-key", but its admin-key\.pem .* the admin certificate's/,
+    ],
+    [
+      "a member named after another's key file",
+      { members: [m("m1", "172.16.0.101"), m("m1-key", "172.16.0.102")] },
+      /members\[1\]\.name is "m1-key", but its m1-key\.pem in the PKI directory is members\[0\] \(m1\)'s: pick another name/,
+    ],
+    [
+      "names that differ only in case",
+      { members: [SEED[0], m("ETCD_NODE1", "172.16.0.102")] },
+      /members\[1\]\.name is "ETCD_NODE1", which differs from members\[0\]'s "etcd_node1" only in case/,
+    ],
+    [
+      "a cluster token SSM refuses to start a parameter name with",
+      { initialClusterToken: "aws-prod" },
+      /initialClusterToken is "aws-prod", which starts each member's SSM key parameter name, and "\/aws-prod\/etcd_node1" must not start with "aws" or "ssm", which SSM reserves: pick another token/,
+    ],
+    [
+      "a client network listed twice",
+      { clientCidrs: ["10.0.0.0/16", "10.0.0.0/16"] },
+      /clientCidrs\[1\] is "10\.0\.0\.0\/16", already listed as clientCidrs\[0\]: list each network once/,
+    ],
+    [
+      "an SSH network listed twice",
+      { sshCidrs: ["10.0.0.0/8", "10.0.0.0/8"] },
+      /sshCidrs\[1\] is "10\.0\.0\.0\/8", already listed as sshCidrs\[0\]/,
+    ],
+    ["a CA validity of 0 days", { pki: { caValidityDays: 0 } }, /pki\.caValidityDays is 0: give a whole number of days from 1 to 36500/],
+    ["a certificate validity of 1.5 days", { pki: { certificateValidityDays: 1.5 } }, /pki\.certificateValidityDays is 1\.5/],
+    [
+      "a PKI path Terraform would read as an expression",
+      { pki: { directory: "/tmp/${x}" } },
+      /pki\.directory is "\/tmp\/\$\{x\}": it must not contain/,
+    ],
+    ["an unknown key delivery", { keyDelivery: "s3" as "ssm" }, /keyDelivery is "s3": use "ssm" \(the default\) or "user-data"/],
+    [
+      "a KMS key with user-data delivery",
+      { keyDelivery: "user-data", kmsKeyId: "alias/etcd" },
+      /kmsKeyId is "alias\/etcd" but keyDelivery is "user-data"/,
     ],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
     [
@@ -73,8 +123,8 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     ["an unpinned etcd version without checksum", { install: { version: "v3.6.99" } }, /install\.(version|sha256).*v3\.6\.99/],
     ["a join timeout too short", { joinTimeoutSeconds: 5 }, /joinTimeoutSeconds is 5: give a whole number of seconds from 30 to 86400/],
   ])("GIVEN %s THEN synth throws EtcdClusterConfigError", (_, props, message) => {
-    // GIVEN an empty PKI directory
-    const pkiDirectory = tempPki("empty");
+    // GIVEN an empty PKI directory (a PKI path of the props' own stays out of it)
+    const pkiDirectory = props.pki?.directory ?? tempPki("empty");
     // WHEN / THEN
     let error: unknown;
     try {
@@ -85,13 +135,39 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     expect(error).toBeInstanceOf(EtcdClusterConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).toMatch(/^EtcdCluster test\/etcd: \d+ problem\(s\) in its configuration, nothing was synthesized:/);
-    expect(fs.readdirSync(pkiDirectory)).toEqual([]);
+    expect(fs.existsSync(pkiDirectory) ? fs.readdirSync(pkiDirectory) : []).toEqual([]);
   });
 
-  test("GIVEN several problems THEN all are reported at once", () => {
-    expect(() =>
-      synthCluster({ members: [m("etcd_node1", "1.2.3.4"), m("etcd_node1", "172.16.0.1")] }, { pkiDirectory: tempPki("empty") })
-    ).toThrow(/3 problem\(s\)/);
+  test("GIVEN several problems THEN all are reported at once, each with its property path", () => {
+    let error: EtcdClusterConfigError | undefined;
+    try {
+      synthCluster(
+        { members: [m("etcd_node1", "1.2.3.4"), m("etcd_node1", "172.16.0.1")], instanceType: "large" },
+        { pkiDirectory: tempPki("empty") }
+      );
+    } catch (e) {
+      error = e as EtcdClusterConfigError;
+    }
+    expect(error).toBeInstanceOf(EtcdClusterConfigError);
+    expect(error!.message).toMatch(/4 problem\(s\)/);
+    expect(error!.details.map((p) => p.path)).toEqual(["members[0].privateIp", "members[1].privateIp", "members[1].name", "instanceType"]);
+    expect(error!.problems).toEqual(error!.details.map((p) => p.message));
+  });
+
+  test("GIVEN a PKI directory whose CA has lost its key THEN the problem is pki.directory's, naming the file and the fix", () => {
+    const pkiDirectory = tempPki("empty");
+    fs.copyFileSync(path.join(FIXTURE_PKI, "ca.pem"), path.join(pkiDirectory, "ca.pem"));
+    let error: EtcdClusterConfigError | undefined;
+    try {
+      synthCluster({}, { pkiDirectory });
+    } catch (e) {
+      error = e as EtcdClusterConfigError;
+    }
+    expect(error).toBeInstanceOf(EtcdClusterConfigError);
+    expect(error!.details).toEqual([
+      { path: "pki.directory", message: expect.stringMatching(/^pki\.directory: .*ca-key\.pem is missing, but .*ca\.pem exists/) },
+    ]);
+    expect(fs.readdirSync(pkiDirectory)).toEqual(["ca.pem"]);
   });
 
   test("GIVEN user data over EC2's 16,384 bytes THEN synth says which member and how to shrink it, and writes nothing", () => {

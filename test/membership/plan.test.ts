@@ -6,7 +6,7 @@ import { instanceOf, memberConf, NODE4, resources, SEED, synthCluster, tempPki, 
 
 const NODE5: EtcdMemberProps = { name: "etcd_node5", privateIp: "172.16.0.105", initialClusterState: "existing" };
 
-/** terraform_data resources of one member's lifecycle, by step name ("register" or "member"). */
+/** terraform_data resources of one member's lifecycle, by step name ("register" or "voter"). */
 function steps(json: any, member: string): Record<string, any> {
   return Object.fromEntries(
     Object.entries(resources(json, "terraform_data"))
@@ -57,17 +57,17 @@ describe("adding etcd_node4 to the running seed cluster", () => {
   });
 
   test("THEN phase 3 promotes node4 after its VM, and the same resource removes it on destroy", () => {
-    const member = steps(grown.json, "etcd_node4").member;
-    expect(member.depends_on).toEqual([addressOf(grown.json, "etcd_node4"), steps(grown.json, "etcd_node3").member.address]);
-    expect(commands(member).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["create promote", "destroy remove"]);
-    expect(commands(member)[0].command).toContain("--timeout=900");
+    const voter = steps(grown.json, "etcd_node4").voter;
+    expect(voter.depends_on).toEqual([addressOf(grown.json, "etcd_node4"), steps(grown.json, "etcd_node3").voter.address]);
+    expect(commands(voter).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["create promote", "destroy remove"]);
+    expect(commands(voter)[0].command).toContain("--timeout=900");
   });
 
   test("THEN bootstrap members get a destroy-time remove and nothing at create", () => {
     for (const m of SEED) {
       const lifecycle = steps(grown.json, m.name);
       expect(lifecycle.register).toBeUndefined();
-      expect(commands(lifecycle.member).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["destroy remove"]);
+      expect(commands(lifecycle.voter).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["destroy remove"]);
     }
   });
 
@@ -75,7 +75,7 @@ describe("adding etcd_node4 to the running seed cluster", () => {
     const app = Testing.app();
     const { json, stackDir } = synthCluster({ members: [...SEED, NODE4] }, { pkiDirectory, app });
     app.synth();
-    const script = commands(steps(json, "etcd_node4").member)[0].command.split(" ")[1];
+    const script = commands(steps(json, "etcd_node4").voter)[0].command.split(" ")[1];
     expect(fs.readFileSync(path.join(stackDir, script), "utf8")).toBe(
       fs.readFileSync(path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js"), "utf8")
     );
@@ -87,14 +87,14 @@ describe("a whole-cluster destroy removes one member at a time, each asking itse
   const names = [...SEED, NODE4].map((m) => m.name);
 
   test("THEN each member's step depends on the previous member's, so Terraform destroys them last first, in turn", () => {
-    expect(steps(json, "etcd_node1").member.depends_on).toEqual([addressOf(json, "etcd_node1")]);
+    expect(steps(json, "etcd_node1").voter.depends_on).toEqual([addressOf(json, "etcd_node1")]);
     for (let i = 1; i < names.length; i++) {
-      expect(steps(json, names[i]).member.depends_on).toContain(steps(json, names[i - 1]).member.address);
+      expect(steps(json, names[i]).voter.depends_on).toContain(steps(json, names[i - 1]).voter.address);
     }
   });
 
   test.each(names.map((name, i) => [name, i]))("THEN %s's remove asks itself first, then the other running members", (name, i) => {
-    const remove = commands(steps(json, name).member).find((c) => c.when === "destroy")!;
+    const remove = commands(steps(json, name).voter).find((c) => c.when === "destroy")!;
     const endpoints = /--endpoints=(\S+)/.exec(remove.command)![1].split(",");
     const own = `https://172.16.0.10${i + 1}:2379`;
     expect(endpoints[0]).toBe(own);
@@ -103,7 +103,7 @@ describe("a whole-cluster destroy removes one member at a time, each asking itse
 
   test("THEN add and promote ask only the other members: the joiner is not running yet", () => {
     const node4 = steps(json, "etcd_node4");
-    for (const c of [...commands(node4.register), commands(node4.member)[0]]) expect(c.command).not.toContain("https://172.16.0.104:2379");
+    for (const c of [...commands(node4.register), commands(node4.voter)[0]]) expect(c.command).not.toContain("https://172.16.0.104:2379");
   });
 });
 
@@ -111,7 +111,7 @@ describe("several joining members are serialized, one learner at a time", () => 
   const { json } = synthCluster({ members: [...SEED, NODE4, NODE5] });
 
   test("THEN node5 registers only after node4 has been promoted", () => {
-    expect(steps(json, "etcd_node5").register.depends_on).toEqual([steps(json, "etcd_node4").member.address]);
+    expect(steps(json, "etcd_node5").register.depends_on).toEqual([steps(json, "etcd_node4").voter.address]);
     expect(steps(json, "etcd_node4").register.depends_on).toBeUndefined();
   });
 
@@ -131,9 +131,9 @@ describe("removing a member", () => {
 
   test("THEN the removed member's blocks stay with count 0, so Terraform runs their destroy-time remove", () => {
     expect(instanceOf(shrunk.json, "etcd_node4").count).toBe(0);
-    expect(steps(shrunk.json, "etcd_node4").member.count).toBe(0);
+    expect(steps(shrunk.json, "etcd_node4").voter.count).toBe(0);
     expect(steps(shrunk.json, "etcd_node4").register.count).toBe(0);
-    expect(commands(steps(shrunk.json, "etcd_node4").member)[1].command).toContain(" remove ");
+    expect(commands(steps(shrunk.json, "etcd_node4").voter)[1].command).toContain(" remove ");
   });
 
   test("THEN the others keep byte-identical user data and node4 leaves the endpoints", () => {
@@ -154,7 +154,7 @@ describe("register only: stop after phase 1", () => {
   test("THEN node4 is registered but no VM is launched and nothing is promoted", () => {
     expect(steps(json, "etcd_node4").register.count).toBe(1);
     expect(instanceOf(json, "etcd_node4").count).toBe(0);
-    expect(steps(json, "etcd_node4").member.count).toBe(0);
+    expect(steps(json, "etcd_node4").voter.count).toBe(0);
     expect(json.output.etcd_client_endpoints.value).not.toContain("172.16.0.104");
   });
 });

@@ -3,10 +3,10 @@
 // A missing tool fails the test with the Debian package to install: these checks must not be skipped.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import forge from "node-forge";
 import { type MemberCertificateRequest, PkiDirectory, PkiError } from "../../lib/pki/pki-directory";
+import { temporaryDirectory } from "../support/temp";
 
 const DEBIAN_PACKAGE: Record<string, string> = { openssl: "openssl", cfssl: "golang-cfssl", cfssljson: "golang-cfssl" };
 
@@ -59,14 +59,6 @@ function goCertInfo(certFile: string): Record<string, unknown> {
   return info;
 }
 
-const temporaryDirectories: string[] = [];
-afterAll(() => temporaryDirectories.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-function temporaryDirectory(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pki-interop-test-"));
-  temporaryDirectories.push(dir);
-  return dir;
-}
-
 const MEMBERS: MemberCertificateRequest[] = [1, 2].map((n) => ({
   name: `etcd_node${n}`,
   ipAddresses: [`172.16.0.10${n}`, "127.0.0.1"],
@@ -80,7 +72,7 @@ function planAndCommit(directory: string): void {
 describe("certificates from a new PKI directory", () => {
   let dir: string;
   beforeAll(() => {
-    dir = temporaryDirectory();
+    dir = temporaryDirectory("pki-interop-test-");
     planAndCommit(dir);
   });
   const file = (name: string) => path.join(dir, name);
@@ -149,7 +141,7 @@ describe("a CA made by cfssl, dropped into the directory", () => {
   let dir: string;
   let pendingCaWrites: string[];
   beforeAll(() => {
-    dir = temporaryDirectory();
+    dir = temporaryDirectory("pki-interop-test-");
     initCa(dir, CA_CSR);
     const plan = new PkiDirectory({
       directory: dir,
@@ -191,7 +183,7 @@ describe("a CA made by cfssl, dropped into the directory", () => {
 
   test("cfssl's default ECDSA CA is refused, naming ca-key.pem and the RSA fix", () => {
     // GIVEN a CA made by cfssl without a key spec (ECDSA P-256)
-    const ecDir = temporaryDirectory();
+    const ecDir = temporaryDirectory("pki-interop-test-");
     initCa(ecDir, { CN: "Example etcd CA" });
     // WHEN members are planned
     const plan = () =>

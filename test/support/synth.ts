@@ -1,14 +1,14 @@
 // Synthesizes an EtcdCluster the way the tests need it: against a copy of the fixture PKI
 // (so certificates, and so the output, are fixed) into a fresh output directory.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EtcdCluster, type EtcdClusterProps, type EtcdMemberProps } from "../../lib";
 import { App, TerraformStack, Testing } from "../../lib/cdktf";
-import { parseCloudConfig } from "../../lib/node/cloud-config";
+import { parseCloudConfig } from "../../lib/host/cloud-config";
 import { parseEnvironmentFile } from "../../lib/etcd/etcd-conf";
 import { unescapeTemplate } from "../../lib/terraform-string";
+import { temporaryDirectory } from "./temp";
 
 export const FIXTURE_PKI = path.join(__dirname, "..", "fixtures", "insecure-test-pki");
 
@@ -19,14 +19,9 @@ export const SEED: EtcdMemberProps[] = [
 ];
 export const NODE4: EtcdMemberProps = { name: "etcd_node4", privateIp: "172.16.0.104", initialClusterState: "existing" };
 
-const made: string[] = [];
-// Removed when the test process ends, after every suite's own afterAll (a lab may still use one).
-process.on("exit", () => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
 /** A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory. */
 export function tempPki(fill: "fixture" | "empty" = "fixture"): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-pki-"));
-  made.push(dir);
+  const dir = temporaryDirectory("etcd-pki-");
   if (fill === "fixture") fs.cpSync(FIXTURE_PKI, dir, { recursive: true });
   return dir;
 }

@@ -5,8 +5,8 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { renderEtcdConf } from "../../lib/etcd/etcd-conf";
 import { type InstallPlan, resolveInstallPlan } from "../../lib/etcd/releases";
-import { parseCloudConfig } from "../../lib/node/cloud-config";
-import { ETCD_PATHS, type KeyDelivery, type MemberUserDataInput, renderMemberUserData } from "../../lib/node/member-user-data";
+import { parseCloudConfig } from "../../lib/host/cloud-config";
+import { ETCD_PATHS, type KeyDelivery, type MemberUserDataInput, renderMemberUserData } from "../../lib/host/member-user-data";
 import { opensslPki, readPem, testPki } from "../etcd/helpers/pki";
 import { seedNode1Conf } from "../etcd/helpers/seed";
 import { requireTool } from "../support/tools";
@@ -15,7 +15,10 @@ const RELEASE = resolveInstallPlan(undefined, "amd64").plan as InstallPlan;
 const pem = (label: string) => pemArmour(label, `FIXTURE+${label.replace(/ /g, "+")}`);
 /** The seed's etcd_node1 with stand-in PEMs, so the snapshot does not change with every PKI. */
 const seedInput = (overrides: Partial<MemberUserDataInput> = {}): MemberUserDataInput => ({
-  conf: seedNode1Conf(),
+  member: { name: "etcd_node1", peerUrl: "https://172.16.0.101:2380", clientUrl: "https://172.16.0.101:2379", initialClusterState: "new" },
+  initialCluster: seedNode1Conf().initialCluster,
+  initialClusterToken: seedNode1Conf().initialClusterToken,
+  settings: {},
   caCertPem: pem("CERTIFICATE"),
   certPem: pem("CERTIFICATE"),
   keyDelivery: { mode: "user-data", keyPem: pem("PRIVATE KEY") },
@@ -47,6 +50,7 @@ describe("renderMemberUserData", () => {
     ]);
     const content = (path: string) => config.writeFiles?.find((file) => file.path === path)?.content ?? "";
     expect(content(ETCD_PATHS.key)).toBe(pem("PRIVATE KEY"));
+    // AND etcd.conf is the seed's, with the paths, data root and loopback URL the renderer owns
     expect(content(ETCD_PATHS.conf)).toBe(renderEtcdConf(seedNode1Conf()));
     expect(content(ETCD_PATHS.unit)).toContain("ExecStart=/usr/local/bin/etcd\n");
     expect(content(ETCD_PATHS.bootScript)).toContain("HEALTH_TIMEOUT=600\n");
@@ -96,23 +100,6 @@ describe("renderMemberUserData", () => {
     expect(bootScriptOf(renderMemberUserData(seedInput()))).not.toMatch(/fetch_key|KEY_PARAMETER/);
   });
 
-  test.each<[string, unknown]>([
-    ["no keyDelivery (e.g. the old keyPem field)", undefined],
-    ["an unknown mode", { mode: "s3", bucket: "keys" }],
-  ])("refuses %s", (_what, keyDelivery) => {
-    // GIVEN a key delivery that names no known mode WHEN rendered THEN it throws instead of leaving etcd without a key
-    expect(() => renderMemberUserData(seedInput({ keyDelivery: keyDelivery as KeyDelivery }))).toThrow(
-      /keyDelivery\.mode is .* but must be "user-data" or "ssm"/
-    );
-  });
-
-  test("refuses an SSM parameter name SSM would refuse", () => {
-    // GIVEN a name without its leading slash WHEN rendered THEN it throws, naming the parameter
-    expect(() => renderMemberUserData(seedInput({ keyDelivery: { mode: "ssm", parameterName: "etcd/key" } }))).toThrow(
-      /keyParameter "etcd\/key"/
-    );
-  });
-
   test.each([
     ["release", RELEASE, undefined],
     ["package", resolveInstallPlan({ source: "package" }, "amd64").plan as InstallPlan, undefined],
@@ -126,25 +113,12 @@ describe("renderMemberUserData", () => {
     expect(text).not.toContain("%{");
   });
 
-  test.each<[string, Partial<MemberUserDataInput>, RegExp]>([
-    [
-      "a certificate path the user data does not write",
-      { conf: { ...seedNode1Conf(), tls: { ...seedNode1Conf().tls, certFile: "/etc/ssl/etcd.pem" } } },
-      /conf\.tls\.certFile is "\/etc\/ssl\/etcd.pem"/,
-    ],
-    [
-      "a data dir outside /var/lib/etcd",
-      { conf: { ...seedNode1Conf(), dataDir: "/data/etcd_node1.etcd" } },
-      /must be under \/var\/lib\/etcd/,
-    ],
-    [
-      "no loopback client URL for the health check",
-      { conf: { ...seedNode1Conf(), listenClientUrls: ["https://172.16.0.101:2379"] } },
-      /must include https:\/\/127\.0\.0\.1:2379/,
-    ],
-  ])("refuses %s", (_what, overrides, message) => {
-    // GIVEN a conf that does not match the files the user data writes WHEN rendered THEN it throws
-    expect(() => renderMemberUserData(seedInput(overrides))).toThrow(message);
+  test("GIVEN tuning settings THEN etcd.conf carries them after the seed's keys", () => {
+    // GIVEN a member with two settings WHEN rendered
+    const config = parseCloudConfig(renderMemberUserData(seedInput({ settings: { ETCD_SNAPSHOT_COUNT: "5000", ETCD_LOG_LEVEL: "warn" } })));
+    // THEN its etcd.conf is the seed's plus those settings, as renderEtcdConf writes them
+    const conf = config.writeFiles?.find((file) => file.path === ETCD_PATHS.conf)?.content;
+    expect(conf).toBe(renderEtcdConf(seedNode1Conf({ ETCD_SNAPSHOT_COUNT: "5000", ETCD_LOG_LEVEL: "warn" })));
   });
 });
 

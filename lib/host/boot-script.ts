@@ -1,5 +1,5 @@
 import type { InstallPlan } from "../etcd/releases";
-import { ssmParameterNameProblem } from "./ssm-parameter-name";
+import { shQuote } from "../shell-quote";
 
 export interface BootScriptInput {
   readonly install: InstallPlan;
@@ -28,13 +28,7 @@ export interface BootScriptInput {
  * start an interpolation.
  */
 export function renderBootScript(input: BootScriptInput): string {
-  if (!Number.isSafeInteger(input.healthTimeoutSeconds) || input.healthTimeoutSeconds <= 0) {
-    throw new Error(`boot script: healthTimeoutSeconds is ${input.healthTimeoutSeconds} but must be a positive whole number`);
-  }
-  const { keyParameter } = input;
-  const nameProblem = keyParameter === undefined ? undefined : ssmParameterNameProblem(keyParameter);
-  if (nameProblem) throw new Error(`boot script: keyParameter ${JSON.stringify(keyParameter)} ${nameProblem}`);
-  const { install } = input;
+  const { install, keyParameter } = input;
   const source =
     install.source === "release"
       ? [`ETCD_URL=${shQuote(install.url)}`, `ETCD_SHA256=${shQuote(install.sha256)}`]
@@ -171,8 +165,3 @@ fetch_key() (
   log "wrote $ETCD_KEY_FILE"
 )
 `;
-
-/** Single-quotes a value for sh: nothing inside is expanded. */
-function shQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}

@@ -1,3 +1,4 @@
+import type { ClusterMember } from "../cluster-members";
 import { renderEtcdConf, type EtcdConfInput } from "../etcd/etcd-conf";
 import type { InstallPlan } from "../etcd/releases";
 import { renderBootScript } from "./boot-script";
@@ -18,7 +19,7 @@ export const ETCD_PATHS = {
 /** The system user etcd runs as; it owns the private key and the data directory. */
 export const ETCD_USER = "etcd";
 
-/** The client URL the boot script's health check uses; etcd.conf must listen on it. */
+/** The client URL the boot script's health check uses: etcd.conf always listens on it. */
 const LOCAL_CLIENT_URL = "https://127.0.0.1:2379";
 
 /**
@@ -31,9 +32,18 @@ export type KeyDelivery =
   | { readonly mode: "user-data"; readonly keyPem: string }
   | { readonly mode: "ssm"; readonly parameterName: string };
 
+/**
+ * What varies from member to member. The paths, the user, the data root and the local client URL
+ * are this renderer's own: callers cannot get them wrong because they never pass them.
+ */
 export interface MemberUserDataInput {
-  /** The member's etcd.conf; its TLS paths must be ETCD_PATHS' and its data dir under ETCD_PATHS.dataRoot. */
-  readonly conf: EtcdConfInput;
+  /** ETCD_NAME, its peer and client URLs, and whether it bootstraps the cluster or joins it. */
+  readonly member: Pick<ClusterMember, "name" | "peerUrl" | "clientUrl" | "initialClusterState">;
+  /** ETCD_INITIAL_CLUSTER: see initialClusterFor. */
+  readonly initialCluster: EtcdConfInput["initialCluster"];
+  readonly initialClusterToken: string;
+  /** Further ETCD_* settings (from `tuningSettings`). */
+  readonly settings: Readonly<Record<string, string>>;
   readonly caCertPem: string;
   readonly certPem: string;
   readonly keyDelivery: KeyDelivery;
@@ -42,31 +52,27 @@ export interface MemberUserDataInput {
   readonly healthTimeoutSeconds?: number;
 }
 
+/** The member's /etc/etcd/etcd.conf: its own URLs, this renderer's paths, and loopback for the health check. */
+export function memberEtcdConf(input: Omit<MemberUserDataInput, "caCertPem" | "certPem" | "keyDelivery" | "install">): EtcdConfInput {
+  const { member } = input;
+  return {
+    name: member.name,
+    dataDir: `${ETCD_PATHS.dataRoot}/${member.name}.etcd`,
+    listenPeerUrls: [member.peerUrl],
+    listenClientUrls: [member.clientUrl, LOCAL_CLIENT_URL],
+    initialAdvertisePeerUrls: [member.peerUrl],
+    advertiseClientUrls: [member.clientUrl],
+    initialCluster: input.initialCluster,
+    initialClusterState: member.initialClusterState,
+    initialClusterToken: input.initialClusterToken,
+    tls: { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert },
+    settings: input.settings,
+  };
+}
+
 /** The EC2 user data of one member: a #cloud-config that writes its files (the key only in "user-data" mode) and runs the boot script. */
 export function renderMemberUserData(input: MemberUserDataInput): string {
-  const { conf, keyDelivery } = input;
-  // Also for JavaScript callers and the old `keyPem` field: a missing key must not render silently.
-  const mode: unknown = (keyDelivery as { mode?: unknown } | undefined)?.mode;
-  if (mode !== "user-data" && mode !== "ssm") {
-    throw new Error(`member user data: keyDelivery.mode is ${JSON.stringify(mode)} but must be "user-data" or "ssm"`);
-  }
-  const expected = { certFile: ETCD_PATHS.cert, keyFile: ETCD_PATHS.key, trustedCaFile: ETCD_PATHS.caCert };
-  for (const [field, path] of Object.entries(expected)) {
-    const actual = conf.tls[field as keyof typeof expected];
-    if (actual !== path)
-      throw new Error(`member user data: conf.tls.${field} is ${JSON.stringify(actual)} but the file is written to ${path}`);
-  }
-  if (!conf.dataDir.startsWith(`${ETCD_PATHS.dataRoot}/`)) {
-    throw new Error(
-      `member user data: conf.dataDir ${JSON.stringify(conf.dataDir)} must be under ${
-        ETCD_PATHS.dataRoot
-      }, the directory the boot script prepares`
-    );
-  }
-  if (!conf.listenClientUrls.includes(LOCAL_CLIENT_URL)) {
-    throw new Error(`member user data: conf.listenClientUrls must include ${LOCAL_CLIENT_URL}, where the boot script checks health`);
-  }
-
+  const { keyDelivery } = input;
   return renderCloudConfig({
     users: ["default", { name: ETCD_USER, system: true, shell: "/sbin/nologin", homedir: ETCD_PATHS.dataRoot }],
     writeFiles: [
@@ -76,7 +82,7 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
       ...(keyDelivery.mode === "user-data"
         ? [{ path: ETCD_PATHS.key, content: keyDelivery.keyPem, permissions: "0600", owner: `${ETCD_USER}:${ETCD_USER}`, defer: true }]
         : []),
-      { path: ETCD_PATHS.conf, content: renderEtcdConf(conf), permissions: "0644" },
+      { path: ETCD_PATHS.conf, content: renderEtcdConf(memberEtcdConf(input)), permissions: "0644" },
       {
         path: ETCD_PATHS.unit,
         content: renderSystemdUnit({ execStart: `${input.install.binDir}/etcd`, environmentFile: ETCD_PATHS.conf, user: ETCD_USER }),

@@ -1,4 +1,4 @@
-import { type CloudConfig, parseCloudConfig, renderCloudConfig } from "../../lib/node/cloud-config";
+import { type CloudConfig, parseCloudConfig, renderCloudConfig } from "../../lib/host/cloud-config";
 
 const CONFIG: CloudConfig = {
   users: ["default", { name: "svc", system: true, shell: "/sbin/nologin", homedir: "/var/lib/svc" }],

@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderSystemdUnit } from "../../lib/node/systemd-unit";
+import { renderSystemdUnit } from "../../lib/host/systemd-unit";
 import { requireTool } from "../support/tools";
 
 const UNIT_INPUT = { execStart: "/usr/local/bin/etcd", environmentFile: "/etc/etcd/etcd.conf", user: "etcd" };

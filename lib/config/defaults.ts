@@ -1,0 +1,14 @@
+// Every @default of EtcdClusterProps that is a value, in one place: the resolve step applies
+// them once, and nothing after it looks at the props again.
+export const DEFAULTS = {
+  instanceType: "t3.small",
+  vpcCidr: "172.16.0.0/16",
+  subnetCidr: "172.16.0.0/24",
+  rootVolumeSizeGiB: 20,
+  keyDelivery: "ssm",
+  joinTimeoutSeconds: 900,
+  pkiRoot: ".etcd-pki",
+  keySize: 2048,
+  caValidityDays: 3650,
+  certificateValidityDays: 825,
+} as const;

@@ -1,0 +1,47 @@
+import type { ClusterMember } from "../cluster-members";
+import type { EtcdArch, InstallPlan } from "../etcd/releases";
+
+/** Where the members live: subnets the user has, or a VPC the construct creates. */
+export type NetworkChoice =
+  | { readonly kind: "existing"; readonly vpcId: string; readonly subnetId: string }
+  | { readonly kind: "new"; readonly vpcCidr: string; readonly subnetCidr: string; readonly availabilityZone?: string };
+
+/** How each member's private key reaches its VM (see EtcdClusterProps.keyDelivery). */
+export type KeyDeliveryChoice = { readonly mode: "ssm"; readonly kmsKeyId?: string } | { readonly mode: "user-data" };
+
+export interface ResolvedPki {
+  /** As given (relative to the working directory, or absolute). */
+  readonly directory: string;
+  readonly keySize: 2048 | 3072 | 4096;
+  readonly caValidityDays: number;
+  readonly certificateValidityDays: number;
+}
+
+/**
+ * EtcdClusterProps checked and with every default applied: what the construct builds from. It
+ * holds no props: a field is here because something reads it.
+ */
+export interface ResolvedCluster {
+  readonly members: readonly ClusterMember[];
+  readonly network: NetworkChoice;
+  readonly instanceType: string;
+  readonly architecture: EtcdArch;
+  /** Undefined: the latest Amazon Linux 2023 for `architecture`. */
+  readonly ami?: string;
+  readonly keyName?: string;
+  readonly rootVolumeSizeGiB: number;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Each network once. */
+  readonly clientCidrs: readonly string[];
+  readonly sshCidrs: readonly string[];
+  /** Undefined: derived from the construct path and the CA (see defaultClusterToken). */
+  readonly initialClusterToken?: string;
+  readonly joinTimeoutSeconds: number;
+  readonly keyDelivery: KeyDeliveryChoice;
+  readonly install: InstallPlan;
+  /** The ETCD_* settings the tuning adds to etcd.conf. */
+  readonly etcdSettings: Readonly<Record<string, string>>;
+  readonly pki: ResolvedPki;
+  /** Unwise but valid choices, for Annotations. */
+  readonly warnings: readonly string[];
+}
