@@ -34,6 +34,12 @@ export function isAlive(p: ProcessIdentity): boolean {
   return stat !== undefined && stat.startTime === p.startTime && stat.state !== "Z";
 }
 
+/** True while some process with this pid runs, whoever started it; a zombie counts as exited. */
+export function isPidRunning(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.state !== "Z";
+}
+
 /** Sends `signal` and waits until the process has exited. False if it still runs after `timeoutMs`. */
 export async function signalAndWait(p: ProcessIdentity, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
   if (!isAlive(p)) return true;

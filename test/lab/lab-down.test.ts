@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labDown } from "../../lib/lab";
 import { hostDirClaims } from "../../lib/lab/host-dirs";
+import { labNamespaces, running } from "../support/host-state";
 import { LabProject } from "../support/lab-project";
 import { SEED } from "../support/synth";
 import { runInChild } from "./run-in-child";
@@ -31,22 +32,6 @@ afterAll(async () => {
   await labDown(FAILED);
   await project.remove();
 });
-
-function labNamespaces(lab: string): string[] {
-  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
-    .split("\n")
-    .map((l) => l.split(" ")[0])
-    .filter((ns) => ns.startsWith(`${lab}-`));
-}
-
-/** Running, as opposed to gone or a zombie waiting to be reaped. */
-function running(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 function hostAddresses(): string {
   return execFileSync("ip", ["-o", "addr"], { encoding: "utf8" });
