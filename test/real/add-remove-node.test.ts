@@ -38,12 +38,12 @@ test("GIVEN the seed cluster WHEN the synth with node4 is deployed THEN Terrafor
   expect(log.some((l) => /Plan: 7 to add, 0 to change, 0 to destroy/.test(l))).toBe(true);
   const registered = lineIndex(log, /node4-membership_register\S*\[0\]: Creation complete/);
   const launched = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Creating\.\.\./);
-  const promoted = lineIndex(log, /node4-membership_member\S*\[0\]: Creation complete/);
+  const promoted = lineIndex(log, /node4-membership_voter\S*\[0\]: Creation complete/);
   expect(lineIndex(log, /node4-membership_register.*\(local-exec\): \[etcd add\] added etcd_node4/)).toBeLessThan(registered);
   expect([registered, launched, promoted].every((i) => i >= 0)).toBe(true);
   expect(registered).toBeLessThan(launched);
   expect(launched).toBeLessThan(promoted);
-  expect(lineIndex(log, /node4-membership_member.*\(local-exec\): \[etcd promote\] promoted etcd_node4/)).toBeLessThan(promoted);
+  expect(lineIndex(log, /node4-membership_voter.*\(local-exec\): \[etcd promote\] promoted etcd_node4/)).toBeLessThan(promoted);
 
   // AND etcd_node4 is a voting member (not a learner) and healthy
   const members = await memberList(lab);
@@ -68,10 +68,10 @@ test("GIVEN node4 voting WHEN the synth with node4 removed is deployed THEN its 
   const log = seed.project.since(mark);
 
   // THEN its destroy-time `remove` finished before its VM was destroyed
-  const removed = lineIndex(log, /node4-membership_member\S*\[0\]: Destruction complete/);
+  const removed = lineIndex(log, /node4-membership_voter\S*\[0\]: Destruction complete/);
   const terminating = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Destroying\.\.\./);
   expect([removed, terminating].every((i) => i >= 0)).toBe(true);
-  expect(lineIndex(log, /node4-membership_member.*\(local-exec\): \[etcd remove\] removed etcd_node4/)).toBeLessThan(removed);
+  expect(lineIndex(log, /node4-membership_voter.*\(local-exec\): \[etcd remove\] removed etcd_node4/)).toBeLessThan(removed);
   expect(removed).toBeLessThan(terminating);
 
   // AND the member list is back to three, node4's VM is gone, nodes 1-3 still the same processes

@@ -41,8 +41,8 @@ test("GIVEN the deployed seed cluster WHEN the whole stack is destroyed THEN eve
   expect(removes).toContainEqual(expect.stringMatching(/removed etcd_node3 /));
   expect(removes).toContainEqual(expect.stringMatching(/removed etcd_node2 /));
   expect(removes).toContainEqual(expect.stringMatching(/etcd_node1 \(https:\/\/172\.16\.0\.101:2380\) is the last member: leaving it/));
-  const finished = (m: string) => log.findIndex((l) => new RegExp(`etcd_${m}-membership_member\\S*\\[0\\]: Destruction complete`).test(l));
-  const started = (m: string) => log.findIndex((l) => new RegExp(`etcd_${m}-membership_member\\S*\\[0\\]: Destroying`).test(l));
+  const finished = (m: string) => log.findIndex((l) => new RegExp(`etcd_${m}-membership_voter\\S*\\[0\\]: Destruction complete`).test(l));
+  const started = (m: string) => log.findIndex((l) => new RegExp(`etcd_${m}-membership_voter\\S*\\[0\\]: Destroying`).test(l));
   expect(finished("node3")).toBeLessThan(started("node2"));
   expect(finished("node2")).toBeLessThan(started("node1"));
   // AND Terraform's state is empty and the lab is gone with the stack

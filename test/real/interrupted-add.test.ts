@@ -11,7 +11,7 @@ test("GIVEN a deploy adding node4 interrupted during its promote step WHEN deplo
   seed.project.synth([...SEED, NODE4]);
   const interrupt = new AbortController();
   const watch = setInterval(() => {
-    if (seed.project.log.some((l) => /node4-membership_member\S*\[0\]: Creating\.\.\./.test(l))) interrupt.abort();
+    if (seed.project.log.some((l) => /node4-membership_voter\S*\[0\]: Creating\.\.\./.test(l))) interrupt.abort();
   }, 10);
   const interrupted = await seed.project.deploy({ signal: interrupt.signal }).catch((e: Error) => e);
   clearInterval(watch);
