@@ -120,6 +120,14 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     ],
     ["an unknown etcd setting", { tuning: { extraSettings: { ETCD_MADE_UP: "1" } } }, /tuning\.extraSettings.*ETCD_MADE_UP/],
     ["AUTO_TLS beside real certificates", { tuning: { extraSettings: { ETCD_AUTO_TLS: "true" } } }, /ETCD_AUTO_TLS/],
+    // Each of these would otherwise reach etcd.conf's renderer, whose own check a user must never see.
+    [
+      "an extra setting for a key the library sets",
+      { tuning: { extraSettings: { ETCD_NAME: "other" } } },
+      /tuning\.extraSettings\.ETCD_NAME .*is refused/,
+    ],
+    ["an extra setting with a $", { tuning: { extraSettings: { ETCD_LOG_OUTPUTS: "$HOME" } } }, /tuning\.extraSettings\.ETCD_LOG_OUTPUTS/],
+    ["an empty extra setting", { tuning: { extraSettings: { ETCD_LOG_OUTPUTS: "" } } }, /tuning\.extraSettings\.ETCD_LOG_OUTPUTS/],
     ["an unpinned etcd version without checksum", { install: { version: "v3.6.99" } }, /install\.(version|sha256).*v3\.6\.99/],
     ["a join timeout too short", { joinTimeoutSeconds: 5 }, /joinTimeoutSeconds is 5: give a whole number of seconds from 30 to 86400/],
   ])("GIVEN %s THEN synth throws EtcdClusterConfigError", (_, props, message) => {
