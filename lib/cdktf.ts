@@ -6,6 +6,7 @@ export {
   DataResource,
   Fn,
   LocalBackend,
+  Op,
   TerraformAsset,
   AssetType,
   TerraformOutput,

@@ -18,6 +18,7 @@ import { renderMemberUserData } from "./host/member-user-data";
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
 import { parseIpv4 } from "./net/ipv4";
 import { ClusterOutputs } from "./outputs";
+import { CaPin } from "./pki/ca-pin";
 import { PkiDirectory, PkiError, type PkiMaterial, type PkiPlan } from "./pki/pki-directory";
 import type { EtcdClusterProps } from "./props";
 
@@ -71,6 +72,7 @@ export class EtcdCluster extends Construct {
     TerraformStack.of(this).addOverride("terraform.required_version", REQUIRED_TERRAFORM);
     const tags = { ...cluster.tags, "etcd:cluster": this.initialClusterToken };
 
+    new CaPin(this, "ca", { caFingerprintSha256: pki.material.caFingerprintSha256, pkiDirectory: cluster.pki.directory });
     const network = new ClusterNetwork(this, "network", { choice: cluster.network, tags });
     this.vpcId = network.vpcId;
 

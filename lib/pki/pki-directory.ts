@@ -77,6 +77,7 @@ const DIR_MODE = 0o700;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const CA_COMMON_NAME = "etcd-ca";
+const GITIGNORE = "# Written by cdktf-etcd-cluster. This directory holds the CA's and the members' private keys: never commit it.\n*\n";
 
 interface FileWrite extends PendingWrite {
   readonly contents: string;
@@ -127,6 +128,10 @@ export class PkiDirectory {
       ])
     );
     const { directory } = this.options;
+    // The directory ignores itself: its keys can never be committed by accident, wherever it lives.
+    if (readIfExists(this.file(".gitignore")) === undefined) {
+      planning.writes.push({ path: this.file(".gitignore"), mode: CERT_MODE, contents: GITIGNORE });
+    }
     const writes = planning.writes;
     return {
       material: {

@@ -6,6 +6,7 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Testing } from "../../lib/cdktf";
 import { parseCloudConfig } from "../../lib/host/cloud-config";
+import { describeCertificate } from "../../lib/pki/certificate";
 import { instanceOf, userDataOf, memberConf, memberFiles, resources, SEED, synthCluster, tempPki } from "../support/synth";
 
 describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
@@ -193,8 +194,9 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
 
   test("THEN the membership script ships inside the stack and every provisioner runs it with node", () => {
     const commands = Object.values(resources(json, "terraform_data")).flatMap((r: any) =>
-      r.provisioner.map((p: any) => p["local-exec"].command)
+      (r.provisioner ?? []).map((p: any) => p["local-exec"].command)
     );
+    expect(commands).toHaveLength(3);
     for (const command of commands)
       expect(command).toMatch(/^node assets\/etcd_membership-script_[0-9A-F]+\/[0-9A-F]+\/etcd-membership\.js (add|promote|remove) /);
   });
@@ -235,6 +237,7 @@ describe("EtcdCluster synth is deterministic", () => {
     // THEN
     expect(second.text).toBe(first.text);
     expect(snapshotDir(pkiDirectory)).toEqual(before);
+    expect(Object.keys(before)).toContain(".gitignore");
   });
 
   test("GIVEN an empty PKI directory WHEN synthesized twice THEN the second run reuses the first run's PKI byte for byte", () => {
@@ -245,7 +248,14 @@ describe("EtcdCluster synth is deterministic", () => {
     expect(second.text).toBe(first.text);
     expect(snapshotDir(pkiDirectory)).toEqual(files);
     expect(Object.keys(files).sort()).toEqual(
-      ["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", ...SEED.flatMap((m) => [`${m.name}-key.pem`, `${m.name}.pem`])].sort()
+      [
+        ".gitignore",
+        "admin-key.pem",
+        "admin.pem",
+        "ca-key.pem",
+        "ca.pem",
+        ...SEED.flatMap((m) => [`${m.name}-key.pem`, `${m.name}.pem`]),
+      ].sort()
     );
     expect(fs.statSync(path.join(pkiDirectory, "ca-key.pem")).mode & 0o777).toBe(0o600);
   });
@@ -378,3 +388,25 @@ describe("EtcdCluster composes with the user's network", () => {
 function snapshotDir(dir: string): Record<string, string> {
   return Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]));
 }
+
+describe("EtcdCluster pins its CA in Terraform's state", () => {
+  const { json, pkiDirectory } = synthCluster();
+  const fingerprint = describeCertificate(fs.readFileSync(path.join(pkiDirectory, "ca.pem"), "utf8")).fingerprintSha256;
+  const [pinId, pin] = Object.entries(resources(json, "terraform_data")).find(([id]) => id.startsWith("etcd_ca_pin_"))!;
+  const [, guard] = Object.entries(resources(json, "terraform_data")).find(([id]) => id.startsWith("etcd_ca_guard_"))!;
+
+  test("THEN the pin holds the CA's fingerprint and never takes a new one (ignore_changes)", () => {
+    expect(pin.input).toEqual({ ca_fingerprint_sha256: fingerprint });
+    expect(pin.lifecycle.ignore_changes).toEqual(["input"]);
+  });
+
+  test("THEN the guard's precondition compares the pinned CA with this synth's, and says what to do", () => {
+    const [precondition] = guard.lifecycle.precondition;
+    expect(precondition.condition).toBe(`\${(terraform_data.${pinId}.output.ca_fingerprint_sha256 == "${fingerprint}")}`);
+    expect(precondition.error_message).toContain(`The PKI directory ${pkiDirectory} holds a CA with SHA-256 fingerprint ${fingerprint}`);
+    expect(precondition.error_message).toContain(
+      `deployed with the CA whose fingerprint is \${terraform_data.${pinId}.output.ca_fingerprint_sha256}`
+    );
+    expect(precondition.error_message).toMatch(/Restore the PKI directory the cluster was deployed with/);
+  });
+});

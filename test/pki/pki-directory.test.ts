@@ -71,13 +71,24 @@ describe("PkiDirectory.plan on an empty directory", () => {
       ["admin.pem", CERT_MODE],
       ["m1-key.pem", KEY_MODE],
       ["m1.pem", CERT_MODE],
+      [".gitignore", CERT_MODE],
     ]);
 
     // WHEN it is committed
     plan.commit();
     // THEN exactly those files exist (no temporary leftovers), with their modes and the planned contents
     expect(modeOf(dir)).toBe(0o700);
-    expect(fs.readdirSync(dir).sort()).toEqual(["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", "m1-key.pem", "m1.pem"]);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      ".gitignore",
+      "admin-key.pem",
+      "admin.pem",
+      "ca-key.pem",
+      "ca.pem",
+      "m1-key.pem",
+      "m1.pem",
+    ]);
+    // AND the directory ignores itself, so git never offers its keys for a commit
+    expect(fs.readFileSync(path.join(dir, ".gitignore"), "utf8")).toMatch(/^\*$/m);
     for (const { path: file, mode } of plan.pendingWrites) expect(modeOf(file)).toBe(mode);
     const { material } = plan;
     expect(fs.readFileSync(material.paths.caCert, "utf8")).toBe(material.caCertPem);

@@ -55,7 +55,7 @@ test("applying the synth without registerOnly launches node4 and promotes it", a
   const created = log.map((l) => /\] (\S+)\[0\]: Creation complete/.exec(l)?.[1]).filter((a): a is string => !!a);
   expect(created.filter((a) => /^(aws_instance|terraform_data)\./.test(a))).toEqual([
     expect.stringMatching(/^aws_instance\.etcd_etcd_node4_instance/),
-    expect.stringMatching(/^terraform_data\.etcd_etcd_node4-membership_member/),
+    expect.stringMatching(/^terraform_data\.etcd_etcd_node4-membership_voter/),
   ]);
   expect(log).toContainEqual(expect.stringMatching(/\[etcd promote\] promoted etcd_node4/));
   // AND it is a healthy voting member holding every key
