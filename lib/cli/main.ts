@@ -7,6 +7,7 @@ import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
 import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
 import { LAB_USAGE, labCommand } from "./lab-command";
+import { PKI_USAGE, pkiCommand } from "./pki-command";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
 commands:
@@ -15,6 +16,7 @@ commands:
   add     --peer-url URL      register a member as a learner (phase 1)
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
   remove  --peer-url URL      remove a member (before its VM goes)
+${PKI_USAGE}
 ${LAB_USAGE}
 connection, in order of precedence:
   --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
@@ -25,6 +27,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   const [command, ...rest] = argv;
   // Its own arguments (a stack directory, a member name) and flags.
   if (command === "lab") return labCommand(rest, out);
+  if (command === "pki") return pkiCommand(rest, out);
   const flags = parseFlags(rest);
   try {
     switch (command) {

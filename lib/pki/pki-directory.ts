@@ -359,6 +359,26 @@ function readIfExists(file: string): string | undefined {
   }
 }
 
+/** The mode a file of the PKI directory is written with: private keys 0600, the rest 0644. */
+export function pkiFileMode(name: string): number {
+  return name.endsWith("-key.pem") ? KEY_MODE : CERT_MODE;
+}
+
+/**
+ * Writes whole files into a PKI directory (created 0700), each atomically with its kind's mode,
+ * and the directory's .gitignore when it has none: what `pki pull` restores.
+ */
+export function writePkiFiles(directory: string, files: ReadonlyMap<string, string>): void {
+  const writes: FileWrite[] = [...files].map(([name, contents]) => ({
+    path: path.join(directory, name),
+    mode: pkiFileMode(name),
+    contents,
+  }));
+  if (!fs.existsSync(path.join(directory, ".gitignore")))
+    writes.push({ path: path.join(directory, ".gitignore"), mode: CERT_MODE, contents: GITIGNORE });
+  commitFiles(directory, writes);
+}
+
 function commitFiles(directory: string, writes: readonly FileWrite[]): void {
   if (writes.length === 0) return;
   fs.mkdirSync(directory, { recursive: true, mode: DIR_MODE });
