@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { Annotations, App, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
+import { Annotations, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
 import { architectureOf } from "./aws/architecture";
 import { MemberInstance } from "./aws/member-instance";
@@ -14,7 +14,8 @@ import { tuningSettings } from "./etcd/tuning";
 import { ETCD_PATHS, renderMemberUserData, type KeyDelivery } from "./node/member-user-data";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { ClusterOutputs } from "./outputs";
-import { PkiDirectory, type PkiMaterial } from "./pki/pki-directory";
+import type { PkiMaterial } from "./pki/pki-directory";
+import { displayedPkiDirectory, planClusterPki, terraformWorkingDirectory } from "./cluster-pki";
 import type { EtcdClusterProps } from "./props";
 import { parseIpv4 } from "./net/ipv4";
 import {
@@ -73,12 +74,12 @@ export class EtcdCluster extends Construct {
     const install = resolveInstallPlan(props.install, architectureOf(instanceType)).plan as InstallPlan;
 
     this.pkiDirectory = props.pki?.directory ?? path.join(".etcd-pki", ...this.node.scopes.slice(1).map((s) => s.node.id));
-    const pki = new PkiDirectory({
+    const pki = planClusterPki(this, props.pki, {
       directory: path.resolve(this.pkiDirectory),
       keySize: props.pki?.keySize ?? DEFAULTS.keySize,
       caValidityDays: props.pki?.caValidityDays ?? DEFAULTS.caValidityDays,
       certificateValidityDays: props.pki?.certificateValidityDays ?? DEFAULTS.certificateValidityDays,
-    }).plan(members.map(certificateRequest));
+    }, members.map(certificateRequest));
 
     this.initialClusterToken = props.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
     const keyDelivery = props.keyDelivery ?? "ssm";
@@ -116,7 +117,7 @@ export class EtcdCluster extends Construct {
     (props.sshCidrs ?? []).forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
 
     const ami = props.ami ?? amazonLinux2023(this, "ami", architectureOf(instanceType));
-    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
+    const stackDir = terraformWorkingDirectory(this);
     // Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it.
     const fromStack = (file: string) => path.relative(stackDir, path.resolve(this.pkiDirectory, file)).split(path.sep).join("/");
     const access = this.membershipAccess(fromStack);
@@ -170,7 +171,7 @@ export class EtcdCluster extends Construct {
     new ClusterOutputs(this, "outputs", {
       outputPrefix: id,
       members: runningMembers(members),
-      pkiDirectory: this.pkiDirectory,
+      pkiDirectory: displayedPkiDirectory(this, this.pkiDirectory),
       pki: pki.material,
     });
   }

@@ -9,6 +9,7 @@ import { App, TerraformStack, Testing } from "../../lib/cdktf";
 import { parseCloudConfig } from "../../lib/node/cloud-config";
 import { parseEnvironmentFile } from "../../lib/etcd/etcd-conf";
 import { unescapeTemplate } from "../../lib/terraform-string";
+import { terraformWorkingDirectory } from "../../lib/cluster-pki";
 
 export const FIXTURE_PKI = path.join(__dirname, "..", "fixtures", "insecure-test-pki");
 
@@ -45,9 +46,10 @@ export function synthCluster(props: Partial<EtcdClusterProps> = {}, options: { p
   const app = options.app ?? Testing.app();
   const stack = new TerraformStack(app, "test");
   new AwsProvider(stack, "aws", { region: "us-east-1" });
-  const cluster = new EtcdCluster(stack, "etcd", { members: SEED, ...props, pki: { directory: pkiDirectory, ...props.pki } });
+  const cluster = new EtcdCluster(stack, "etcd", { members: SEED, ...props, pki: { directory: pkiDirectory, source: "directory", ...props.pki } });
   const raw = Testing.synth(stack);
-  const relative = path.relative(path.join(app.outdir, "stacks", "test"), pkiDirectory);
+  // Relative from where Terraform would run the stack: under Testing, cdktf.out in the current directory.
+  const relative = path.relative(terraformWorkingDirectory(cluster), pkiDirectory);
   const text = raw.split(relative).join("<pki>").split(pkiDirectory).join("<pki>");
   return { text, json: JSON.parse(raw), cluster, stackDir: path.join(app.outdir, "stacks", "test"), pkiDirectory };
 }
