@@ -1,4 +1,4 @@
 // The one place this library imports cdktf. HashiCorp archived cdktf in December 2025; moving to
 // the community fork (CDK Terrain, "cdktn") should be a change to this file and package.json only.
-export { Annotations, App, Aspects, DataResource, Fn, LocalBackend, TerraformAsset, AssetType, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack, Testing, Token, Op, ref } from "cdktf";
+export { Annotations, App, Aspects, DataResource, Fn, LocalBackend, TerraformAsset, AssetType, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack, Testing, Token, ref } from "cdktf";
 export type { IResolvable, ITerraformDependable } from "cdktf";

@@ -7,7 +7,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Construct, IConstruct } from "constructs";
-import { Annotations, App, Aspects, Op, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack } from "./cdktf";
+import { Annotations, App, Aspects, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack, Token, ref } from "./cdktf";
 import { type MemberCertificateRequest, PkiDirectory, type PkiDirectoryOptions, type PkiPlan } from "./pki/pki-directory";
 import { DEFAULT_TEST_PKI_SEED, planTestPki } from "./pki/test-pki";
 import type { EtcdPkiOptions } from "./props";
@@ -84,16 +84,19 @@ function guardAgainstDeploy(scope: Construct, caFingerprint: string): void {
   const id = scope.node.id.replace(/[^A-Za-z0-9_]/g, "_");
   const local = new TerraformLocal(scope, "insecure-test-pki", `INSECURE test PKI, CA sha256 ${caFingerprint}`);
   local.overrideLogicalId(`${id}_insecure_test_pki`);
-  const condition = Op.eq(local.asString, "");
+  // Written out, not Op.eq: Op renders a "" operand as `undefined`, which Terraform does not know.
+  const condition = Token.asString(ref(`local.${id}_insecure_test_pki == null`));
   const errorMessage =
     `EtcdCluster ${scope.node.path} was synthesized with the INSECURE test PKI (pki.source "test", or the default under ` +
     `cdktf's Testing): its private keys follow from a public seed. This stack is for snapshot tests and must never be ` +
     `deployed. Synthesize it with a real App and without pki.source/pki.testSeed to get a PKI of its own.`;
-  new TerraformOutput(scope, "insecure-test-pki-guard", {
+  const output = new TerraformOutput(scope, "insecure-test-pki-guard", {
     value: local.asString,
     description: "Fails terraform plan: this stack holds the insecure test PKI",
-    precondition: { condition, errorMessage },
-  }).overrideLogicalId(`${id}_insecure_test_pki_guard`);
+  });
+  output.overrideLogicalId(`${id}_insecure_test_pki_guard`);
+  // An override: TerraformOutput's own `precondition` is dropped from the synthesized JSON.
+  output.addOverride("precondition", [{ condition, error_message: errorMessage }]);
   Aspects.of(scope).add({
     visit(node: IConstruct) {
       if (node instanceof TerraformResource && GUARDED_RESOURCES.has(node.terraformResourceType)) {
