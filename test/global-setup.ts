@@ -3,8 +3,10 @@
 // done here, before the suites start.
 import { ensureMachineImage } from "../lib/lab";
 import { ensureVmImage } from "../lib/lab/machine/vm-image";
+import { startTempGuard } from "./support/temp-guard";
 
 export default async function globalSetup(): Promise<void> {
+  startTempGuard();
   if (process.getuid?.() !== 0) return; // the lab suites refuse a non-root host themselves, naming why
   const log = (line: string) => void process.stderr.write(`${line}\n`);
   await ensureMachineImage({ log });

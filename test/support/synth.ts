@@ -21,13 +21,20 @@ export const SEED: EtcdMemberProps[] = [
 export const NODE4: EtcdMemberProps = { name: "etcd_node4", privateIp: "172.16.0.104", initialClusterState: "existing" };
 
 const made: string[] = [];
-// Removed when the test process ends, after every suite's own afterAll (a lab may still use one).
-process.on("exit", () => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+// Removed once the test file is done (afterAll at the file's root, registered as it imports this),
+// and at exit as a last resort: a worker that runs in band exits only after jest's global teardown,
+// which checks that nothing was left.
+const removeMade = () => made.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+if (typeof afterAll === "function") afterAll(removeMade);
+process.on("exit", removeMade);
 
-/** A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory. */
-export function tempPki(fill: "fixture" | "empty" = "fixture"): string {
+/**
+ * A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory.
+ * "caller": the caller removes it (a lab may still use it in its own afterAll).
+ */
+export function tempPki(fill: "fixture" | "empty" = "fixture", removedBy: "this-file" | "caller" = "this-file"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-pki-"));
-  made.push(dir);
+  if (removedBy === "this-file") made.push(dir);
   if (fill === "fixture") fs.cpSync(FIXTURE_PKI, dir, { recursive: true });
   return dir;
 }
