@@ -16,6 +16,7 @@ import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { ClusterOutputs } from "./outputs";
 import type { PkiMaterial } from "./pki/pki-directory";
 import { displayedPkiDirectory, planClusterPki, terraformWorkingDirectory } from "./cluster-pki";
+import { declareTargetVersions } from "./target-versions";
 import type { EtcdClusterProps } from "./props";
 import { parseIpv4 } from "./net/ipv4";
 import {
@@ -65,6 +66,7 @@ export class EtcdCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
+    declareTargetVersions(this);
 
     const { errors, warnings } = validateClusterProps(props);
     if (errors.length > 0) throw new EtcdClusterConfigError(this.node.path, errors);
