@@ -2,5 +2,5 @@
 import { startTempGuard } from "./support/temp-guard";
 
 export default function globalSetup(): void {
-  startTempGuard();
+  void startTempGuard();
 }

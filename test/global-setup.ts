@@ -6,7 +6,7 @@ import { ensureVmImage } from "../lib/lab/machine/vm-image";
 import { startTempGuard } from "./support/temp-guard";
 
 export default async function globalSetup(): Promise<void> {
-  startTempGuard();
+  void startTempGuard();
   if (process.getuid?.() !== 0) return; // the lab suites refuse a non-root host themselves, naming why
   const log = (line: string) => void process.stderr.write(`${line}\n`);
   await ensureMachineImage({ log });

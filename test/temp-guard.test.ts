@@ -1,5 +1,4 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { finishTempGuard, startTempGuard } from "./support/temp-guard";
 
@@ -11,16 +10,15 @@ describe("the temporary-directory check", () => {
   });
 
   test("GIVEN a test that leaves a directory WHEN the run ends THEN the check fails naming it, and removes it", () => {
-    startTempGuard();
-    const left = fs.mkdtempSync(path.join(os.tmpdir(), "forgotten-"));
+    // Named by the guard, not os.tmpdir(): a test's process.env is jest's copy, which os does not read.
+    const left = fs.mkdtempSync(path.join(startTempGuard(), "forgotten-"));
     expect(() => finishTempGuard()).toThrow(`the tests left 1 temporary file(s) or directory(ies)`);
     expect(fs.existsSync(left)).toBe(false);
     expect(process.env.TMPDIR).toBe(outer);
   });
 
   test("GIVEN tests that clean up WHEN the run ends THEN the check passes", () => {
-    startTempGuard();
-    fs.rmSync(fs.mkdtempSync(path.join(os.tmpdir(), "tidy-")), { recursive: true });
+    fs.rmSync(fs.mkdtempSync(path.join(startTempGuard(), "tidy-")), { recursive: true });
     expect(() => finishTempGuard()).not.toThrow();
   });
 });

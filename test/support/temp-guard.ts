@@ -13,12 +13,13 @@ interface GuardState {
   readonly previousTmpdir: string | undefined;
 }
 
-/** globalSetup: starts the run's own TMPDIR. Jest starts its workers after this, so they inherit it. */
-export function startTempGuard(): void {
+/** globalSetup: starts the run's own TMPDIR, and returns it. Jest starts its workers after this, so they inherit it. */
+export function startTempGuard(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-cluster-tests-"));
   const state: GuardState = { root, previousTmpdir: process.env.TMPDIR };
   (globalThis as Record<string, unknown>)[STATE] = state;
   process.env.TMPDIR = root;
+  return root;
 }
 
 /** globalTeardown: removes the run's TMPDIR whatever it holds, and fails the run if it held anything. */
