@@ -77,6 +77,12 @@ function main() {
     if (fs.existsSync(path.join(ROOT, file))) fs.copyFileSync(path.join(ROOT, file), path.join(OUT, file));
   }
   fs.chmodSync(path.join(OUT, "dist", "lib", "cli", "main.js"), 0o755);
+  // For CI's `cdktn synth` of the seed example beside the cdktf one: the same PKI (the example puts
+  // it in <repository>/.etcd-pki), so both synthesize the same certificates and relative paths.
+  const cdktfJson = JSON.parse(fs.readFileSync(path.join(ROOT, "cdktf.json"), "utf8"));
+  cdktfJson.app = "node -r ts-node/register/transpile-only examples/seed-cluster/main.ts";
+  fs.writeFileSync(path.join(OUT, "cdktf.json"), JSON.stringify(cdktfJson, null, 2));
+  fs.symlinkSync(path.join("..", "..", ".etcd-pki"), path.join(OUT, ".etcd-pki"));
 }
 
 if (require.main === module) main();
