@@ -25,7 +25,9 @@ const made: string[] = [];
 // and at exit as a last resort: a worker that runs in band exits only after jest's global teardown,
 // which checks that nothing was left.
 const removeMade = () => made.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
-if (typeof afterAll === "function") afterAll(removeMade);
+// Looked up, not named: the bench compiles this file without jest's types.
+const jestAfterAll = (globalThis as { afterAll?: (fn: () => void) => void }).afterAll;
+if (jestAfterAll) jestAfterAll(removeMade);
 process.on("exit", removeMade);
 
 /**
