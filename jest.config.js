@@ -6,6 +6,7 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true }] },
   moduleNameMapper: { "^cdktf-etcd-cluster$": "<rootDir>/lib" },
+  snapshotResolver: "<rootDir>/test/snapshot-resolver.js",
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
   globalSetup: "<rootDir>/test/global-setup.ts",
   // Fails the run when a test left a temporary file or directory behind.
