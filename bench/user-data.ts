@@ -16,7 +16,8 @@ function userDataSizes(keyDelivery: "ssm" | "user-data"): Map<string, number> {
   new AwsProvider(stack, "aws", { region: "us-east-1" });
   new EtcdCluster(stack, "etcd", {
     members: [1, 2, 3].map((i) => ({ name: `etcd_node${i}`, privateIp: `172.16.0.${100 + i}` })),
-    pki: { directory: pki },
+    // The fixture's certificates, as in the real PKI: not the test PKI Testing.app() would pick.
+    pki: { directory: pki, source: "directory" },
     keyDelivery,
   });
   const json = JSON.parse(Testing.synth(stack));

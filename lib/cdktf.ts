@@ -3,13 +3,16 @@
 export {
   Annotations,
   App,
+  Aspects,
   DataResource,
   Fn,
   LocalBackend,
   Op,
   TerraformAsset,
   AssetType,
+  TerraformLocal,
   TerraformOutput,
+  TerraformResource,
   TerraformStack,
   Testing,
   Token,
@@ -18,4 +21,4 @@ export {
   StringConcat,
   ref,
 } from "cdktf";
-export type { IResolvable, ITerraformDependable, TerraformResource } from "cdktf";
+export type { IResolvable, ITerraformDependable } from "cdktf";

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { Annotations, App, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
+import { Annotations, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
 import { MemberInstance } from "./aws/member-instance";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { ClusterNetwork } from "./aws/network";
 import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
 import { memberKeyParameterName } from "./aws/ssm-parameter-name";
+import { displayedPath, isTestingApp, planClusterPki, terraformWorkingDirectory, ALLOW_TEST_PKI_CONTEXT } from "./cluster-pki";
 import { initialClusterFor, peersOf, runningMembers, type ClusterMember } from "./cluster-members";
 import { EtcdClusterConfigError } from "./config/config-error";
 import { DEFAULTS } from "./config/defaults";
@@ -19,8 +20,9 @@ import { MemberLifecycle, type MembershipAccess } from "./membership/member-life
 import { parseIpv4 } from "./net/ipv4";
 import { ClusterOutputs } from "./outputs";
 import { CaPin } from "./pki/ca-pin";
-import { PkiDirectory, PkiError, type PkiMaterial, type PkiPlan } from "./pki/pki-directory";
+import { PkiError, type PkiMaterial, type PkiPlan } from "./pki/pki-directory";
 import type { EtcdClusterProps } from "./props";
+import { declareTargetVersions } from "./target-versions";
 
 /** The Terraform versions the synthesized stack works with. */
 export const REQUIRED_TERRAFORM = ">= 1.11";
@@ -53,9 +55,12 @@ export class EtcdCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
+    declareTargetVersions(this); // before any child: context cannot be set after
 
     const resolution = resolveCluster(props, {
       defaultPkiDirectory: path.join(DEFAULTS.pkiRoot, ...this.node.scopes.slice(1).map((s) => s.node.id)),
+      testing: isTestingApp(this),
+      allowTestPki: this.node.tryGetContext(ALLOW_TEST_PKI_CONTEXT) === true,
     });
     if (!resolution.ok) throw new EtcdClusterConfigError(this.node.path, resolution.problems);
     const cluster = resolution.cluster;
@@ -72,7 +77,10 @@ export class EtcdCluster extends Construct {
     TerraformStack.of(this).addOverride("terraform.required_version", REQUIRED_TERRAFORM);
     const tags = { ...cluster.tags, "etcd:cluster": this.initialClusterToken };
 
-    new CaPin(this, "ca", { caFingerprintSha256: pki.material.caFingerprintSha256, pkiDirectory: cluster.pki.directory });
+    new CaPin(this, "ca", {
+      caFingerprintSha256: pki.material.caFingerprintSha256,
+      pkiDirectory: displayedPath(this, cluster.pki.directory),
+    });
     const network = new ClusterNetwork(this, "network", { choice: cluster.network, tags });
     this.vpcId = network.vpcId;
 
@@ -130,7 +138,13 @@ export class EtcdCluster extends Construct {
     }
 
     this.clientEndpoints = runningMembers(cluster.members).map((m) => m.clientUrl);
-    new ClusterOutputs(this, "outputs", { outputPrefix: id, members: runningMembers(cluster.members), pki: pki.material });
+    const { caCert, adminCert, adminKey } = pki.material.paths;
+    new ClusterOutputs(this, "outputs", {
+      outputPrefix: id,
+      members: runningMembers(cluster.members),
+      pki: pki.material,
+      files: { caCert: displayedPath(this, caCert), adminCert: displayedPath(this, adminCert), adminKey: displayedPath(this, adminKey) },
+    });
 
     cluster.warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));
     // Only now, with every resource built, does anything reach the disk.
@@ -161,15 +175,10 @@ export class EtcdCluster extends Construct {
     return instance;
   }
 
-  /** What the directory holds and what it lacks, in memory; a CA the library cannot use is a problem with pki.directory. */
+  /** The directory's PKI (what it holds and lacks, in memory) or the seeded test PKI; a CA the library cannot use is a problem with pki.directory. */
   private planPki(cluster: ResolvedCluster): PkiPlan {
     try {
-      return new PkiDirectory({
-        directory: cluster.pki.directory,
-        keySize: cluster.pki.keySize,
-        caValidityDays: cluster.pki.caValidityDays,
-        certificateValidityDays: cluster.pki.certificateValidityDays,
-      }).plan(cluster.members.map(certificateRequest));
+      return planClusterPki(this, cluster.pki, cluster.members.map(certificateRequest));
     } catch (e) {
       if (!(e instanceof PkiError)) throw e;
       throw new EtcdClusterConfigError(this.node.path, [{ path: "pki.directory", message: `pki.directory: ${e.message}` }]);
@@ -178,7 +187,7 @@ export class EtcdCluster extends Construct {
 
   /** Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it, "/"-separated. */
   private relativeToStack(): (file: string) => string {
-    const stackDir = path.resolve(App.of(this).outdir, "stacks", TerraformStack.of(this).node.id);
+    const stackDir = terraformWorkingDirectory(this);
     return (file) => path.relative(stackDir, path.resolve(file)).split(path.sep).join("/");
   }
 

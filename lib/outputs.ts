@@ -8,8 +8,10 @@ export interface ClusterOutputsProps {
   /** Prefix of the output names, so two clusters in one stack do not clash. */
   readonly outputPrefix: string;
   readonly members: readonly ClusterMember[];
-  /** Its paths point etcdctl at the admin certificate, as given (relative to the working directory, or absolute). */
+  /** The certificates, for their expiry. */
   readonly pki: PkiMaterial;
+  /** Where etcdctl finds the CA and the admin certificate, as the user reads them (PkiMaterial.paths, maybe made relative). */
+  readonly files: { readonly caCert: string; readonly adminCert: string; readonly adminKey: string };
 }
 
 /**
@@ -20,7 +22,7 @@ export class ClusterOutputs extends Construct {
   constructor(scope: Construct, id: string, props: ClusterOutputsProps) {
     super(scope, id);
     const endpoints = props.members.map((m) => m.clientUrl).join(",");
-    const { caCert, adminCert, adminKey } = props.pki.paths;
+    const { caCert, adminCert, adminKey } = props.files;
     const flags = `--endpoints=${endpoints} --cacert=${caCert} --cert=${adminCert} --key=${adminKey}`;
     const outputs: Record<string, { value: unknown; description: string }> = {
       client_endpoints: { value: endpoints, description: "etcd client URLs, comma-separated as ETCDCTL_ENDPOINTS takes them" },

@@ -120,6 +120,21 @@ export interface EtcdPkiOptions {
    * @default 825
    */
   readonly certificateValidityDays?: number;
+
+  /**
+   * Where the certificates come from. "directory": the PKI in `directory`, created on first synth.
+   * "test": an INSECURE PKI derived from `testSeed`, the same on every machine and run, reading and
+   * writing nothing, for snapshot tests. Outside cdktf's `Testing.app()` it is refused unless the app
+   * context "etcd-cluster:allowTestPki" is true, and `terraform plan` of a stack holding it always fails.
+   * @default "test" under cdktf's Testing.app() (or when `testSeed` is given), "directory" otherwise
+   */
+  readonly source?: "directory" | "test";
+
+  /**
+   * Seed of the test PKI (`source: "test"`). Its keys, serials and dates follow from it alone.
+   * @default "cdktf-etcd-cluster insecure test PKI"
+   */
+  readonly testSeed?: string;
 }
 
 export interface EtcdClusterProps {

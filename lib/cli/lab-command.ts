@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { DEFAULT_LAB, hostTools, Lab, labDeploy, labDestroy, labDown } from "../lab";
 import { labHome, validateLabName } from "../lab/state";
 import { resolveConnection, UsageError } from "./connection";
+import { isHelpFlag, LAB_HELP, wantsHelp } from "./help";
 
 export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR] [--vm]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
                                 (--vm, for a new lab: members are full qemu VMs, KVM where it works, else TCG: minutes)
@@ -34,6 +35,17 @@ interface LabArgs {
 const MEMBER_COMMANDS = ["stop", "start", "reboot", "kill", "wipe", "partition", "evidence"];
 
 export async function labCommand(argv: string[], out: Out): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (isHelpFlag(sub) || (sub === "help" && rest.length === 0)) {
+    out(`usage:\n${LAB_USAGE}`);
+    return 0;
+  }
+  if (sub === "help") return labCommand([...rest, "--help"], out);
+  // Answered before the lab, the stack or the host is looked at.
+  if (sub !== undefined && LAB_HELP[sub] && wantsHelp(rest)) {
+    out(LAB_HELP[sub]);
+    return 0;
+  }
   let args: LabArgs | undefined;
   try {
     args = parseLabArgs(argv);

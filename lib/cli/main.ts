@@ -7,9 +7,11 @@ import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
 import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
 import { LAB_USAGE, labCommand } from "./lab-command";
+import { COMMAND_HELP, isHelpFlag, versionLine, wantsHelp } from "./help";
 import { PKI_USAGE, pkiCommand } from "./pki-command";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
+       etcd-cluster <command> --help | help <command> | --version
 commands:
   status                      member list, cluster health and certificate expiry
   members                     member list only
@@ -25,8 +27,17 @@ connection, in order of precedence:
 
 export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "--version" || command === "-V" || command === "version") {
+    out(versionLine());
+    return 0;
+  }
+  if (command === "help" && rest.length > 0) return main([...rest, "--help"], out);
   // Its own arguments (a stack directory, a member name) and flags.
   if (command === "lab") return labCommand(rest, out);
+  if (command !== undefined && COMMAND_HELP[command] && wantsHelp(rest)) {
+    out(COMMAND_HELP[command]);
+    return 0;
+  }
   if (command === "pki") return pkiCommand(rest, out);
   const flags = parseFlags(rest);
   try {
@@ -59,7 +70,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       }
       default:
         out(USAGE);
-        return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+        return command === undefined || command === "help" || isHelpFlag(command) ? 0 : 2;
     }
   } catch (err) {
     out(`etcd-cluster ${command}: ${(err as Error).message}`);

@@ -22,6 +22,10 @@ const CLUSTER_TOKEN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export interface ResolveContext {
   /** Where the PKI lives when `pki.directory` is not given: `.etcd-pki/<construct path>`. */
   readonly defaultPkiDirectory: string;
+  /** The app is cdktf's Testing.app(): the test PKI is the default, and allowed. */
+  readonly testing: boolean;
+  /** The app context lets a real synth take the test PKI anyway (its plan still fails). */
+  readonly allowTestPki: boolean;
 }
 
 export type Resolution =
@@ -68,7 +72,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   checkClusterToken(props.initialClusterToken, keyDelivery, members, problems);
   const clientCidrs = cidrList("clientCidrs", props.clientCidrs, problems);
   const sshCidrs = cidrList("sshCidrs", props.sshCidrs, problems);
-  const pki = resolvePki(props.pki, context.defaultPkiDirectory, problems);
+  const pki = resolvePki(props.pki, context, problems, warnings);
   validateTuning(props.tuning, "tuning").forEach((message) => problems.add("tuning", message));
   const install = resolveInstallPlan(props.install, architecture);
   install.errors.forEach((message) => problems.add("install", message));

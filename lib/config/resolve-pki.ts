@@ -1,14 +1,25 @@
+import { DEFAULT_TEST_PKI_SEED } from "../pki/test-pki";
 import type { EtcdPkiOptions } from "../props";
 import type { Problems } from "./config-error";
 import { DEFAULTS } from "./defaults";
+import type { ResolveContext } from "./resolve-cluster";
 import type { ResolvedPki } from "./resolved-cluster";
+
+/** App context that lets a real (non-Testing) synth use the test PKI. Its plan still fails. */
+export const ALLOW_TEST_PKI_CONTEXT = "etcd-cluster:allowTestPki";
 
 const KEY_SIZES = [2048, 3072, 4096] as const;
 const TERRAFORM_UNSAFE = /["\\\x00-\x1f]|\$\{|%\{/;
 
-/** The PKI options with their defaults; `defaultDirectory` is `.etcd-pki/<construct path>`. */
-export function resolvePki(options: EtcdPkiOptions | undefined, defaultDirectory: string, problems: Problems): ResolvedPki {
+/** The PKI options with their defaults: the directory's PKI, or under Testing the seeded test PKI. */
+export function resolvePki(
+  options: EtcdPkiOptions | undefined,
+  context: Pick<ResolveContext, "defaultPkiDirectory" | "testing" | "allowTestPki">,
+  problems: Problems,
+  warnings: string[]
+): ResolvedPki {
   const pki = options ?? {};
+  const source = resolveSource(pki, context, problems, warnings);
   const keySize = pki.keySize ?? DEFAULTS.keySize;
   if (!KEY_SIZES.includes(keySize)) {
     problems.add(
@@ -37,11 +48,53 @@ export function resolvePki(options: EtcdPkiOptions | undefined, defaultDirectory
     );
   }
   return {
-    directory: pki.directory ?? defaultDirectory,
+    source,
+    testSeed: pki.testSeed ?? DEFAULT_TEST_PKI_SEED,
+    directory: pki.directory ?? context.defaultPkiDirectory,
     keySize,
     caValidityDays: days("caValidityDays"),
     certificateValidityDays: days("certificateValidityDays"),
   };
+}
+
+function resolveSource(
+  pki: EtcdPkiOptions,
+  context: Pick<ResolveContext, "testing" | "allowTestPki">,
+  problems: Problems,
+  warnings: string[]
+): "directory" | "test" {
+  const { source, testSeed } = pki;
+  if (source !== undefined && source !== "directory" && source !== "test") {
+    problems.add(
+      "pki.source",
+      `pki.source is ${JSON.stringify(source)}: use "directory" (a real PKI) or "test" (the seeded test PKI), or leave it out`
+    );
+    return "directory";
+  }
+  if (testSeed !== undefined && (typeof testSeed !== "string" || testSeed.length === 0)) {
+    problems.add(
+      "pki.testSeed",
+      `pki.testSeed is ${JSON.stringify(testSeed)}: give a non-empty string, or leave it out for the default seed`
+    );
+  }
+  if (source === "directory" && testSeed !== undefined) {
+    problems.add("pki.testSeed", `pki.testSeed is set but pki.source is "directory", which never uses it: remove one of them`);
+  }
+  const chosen = source ?? (testSeed !== undefined || context.testing ? "test" : "directory");
+  if (chosen === "test" && !context.testing) {
+    if (!context.allowTestPki) {
+      problems.add(
+        source === "test" ? "pki.source" : "pki.testSeed",
+        `pki.${source === "test" ? 'source is "test"' : "testSeed is set"}, but this app is not cdktf's Testing.app(): ` +
+          `the test PKI's private keys follow from a public seed, so a cluster using it is not secure. ` +
+          `Remove pki.source and pki.testSeed for a real PKI in pki.directory; ` +
+          `use Testing.app() in tests; or, to synthesize it anyway (its terraform plan always fails), set the app context "${ALLOW_TEST_PKI_CONTEXT}": true`
+      );
+    } else {
+      warnings.push(`synthesized with the INSECURE test PKI (${ALLOW_TEST_PKI_CONTEXT}); terraform plan of this stack fails by design`);
+    }
+  }
+  return chosen;
 }
 
 export function isIntegerIn(value: number, min: number, max: number): boolean {

@@ -10,6 +10,10 @@ export type NetworkChoice =
 export type KeyDeliveryChoice = { readonly mode: "ssm"; readonly kmsKeyId?: string } | { readonly mode: "user-data" };
 
 export interface ResolvedPki {
+  /** "directory": the PKI in `directory`; "test": the INSECURE seeded test PKI, which reads and writes nothing. */
+  readonly source: "directory" | "test";
+  /** The test PKI's seed (used with source "test" only). */
+  readonly testSeed: string;
   /** As given (relative to the working directory, or absolute). */
   readonly directory: string;
   readonly keySize: 2048 | 3072 | 4096;

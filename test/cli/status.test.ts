@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "../../lib/cli/certificate-expiry";
 import { main } from "../../lib/cli/main";
 import { formatHealth, formatMemberList, hexId, type ClusterStatus } from "../../lib/cli/cluster-status";
 import { resolveConnection, UsageError } from "../../lib/cli/connection";
 import { FIXTURE_PKI, synthCluster } from "../support/synth";
+import { temporaryDirectory as tempDir } from "../support/temp";
 
 // IDs as the JSON gateway gives them (decimal uint64 strings); the recipe's output shows hex.
 const NODE1 = {
@@ -92,7 +92,7 @@ describe("where the CLI finds the cluster", () => {
 
   test("GIVEN a synthesized stack THEN its etcdctl_environment output is used", () => {
     const { json } = synthCluster();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+    const dir = tempDir("stack-");
     fs.writeFileSync(path.join(dir, "cdk.tf.json"), JSON.stringify(json));
     const connection = resolveConnection({ stack: dir }, {});
     expect(connection.endpoints).toEqual(["https://172.16.0.101:2379", "https://172.16.0.102:2379", "https://172.16.0.103:2379"]);
@@ -126,7 +126,7 @@ describe("the CLI's errors for a cluster it cannot use", () => {
       "--endpoints",
       "https://127.0.0.1:9",
       "--pki",
-      fs.mkdtempSync(path.join(os.tmpdir(), "no-pki-"))
+      tempDir("no-pki-")
     );
     expect(code).toBe(1);
     expect(text).toMatch(/cannot read the CA certificate \(--cacert\) .*ca\.pem/);

@@ -1,15 +1,15 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { EtcdClusterProps } from "../../lib";
 import { NODE4, SEED, synthCluster, userDataOf } from "../support/synth";
 import { requireTool } from "../support/tools";
+import { temporaryDirectory as tempDir } from "../support/temp";
 
 // What the construct puts into aws_instance.user_data, every variant of it, through cloud-init's
 // own schema check (cloud-init 22.4, Debian's).
 describe("every synthesized user data passes cloud-init schema", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "schema-"));
+  const dir = tempDir("schema-");
 
   test.each<[string, Partial<EtcdClusterProps>]>([
     ["the seed cluster plus a joining node4, key from SSM", { members: [...SEED, NODE4] }],

@@ -1,9 +1,7 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { escapeTemplate, unescapeTemplate } from "../../lib/terraform-string";
 import { instanceOf, synthCluster, userDataOf } from "../support/synth";
 import { terraformOutputs } from "../support/terraform";
+import { temporaryDirectory as tempDir } from "../support/temp";
 
 // Terraform itself evaluates the escaped user data (an output needs no provider, so this runs
 // offline) and must hand back exactly the cloud-config the renderers produced.
@@ -12,7 +10,7 @@ describe("user data survives Terraform's template evaluation", () => {
     // GIVEN the real user data, and text full of what Terraform would otherwise interpolate
     const { json } = synthCluster();
     const tricky = 'echo "${HOME}" %{ if true }x%{ endif } $${kept} 100% $HOME';
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tf-template-"));
+    const dir = tempDir("tf-template-");
     // WHEN terraform evaluates both
     const outputs = terraformOutputs(
       dir,

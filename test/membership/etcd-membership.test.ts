@@ -7,6 +7,7 @@ import { EtcdClient, addLearner, promote, remove } from "../../lib/membership/et
 import { PkiDirectory } from "../../lib/pki/pki-directory";
 import { FIXTURE_PKI } from "../support/synth";
 import { requireTool } from "../support/tools";
+import { temporaryDirectory as tempDir } from "../support/temp";
 
 // The membership script against a real single-member etcd on loopback, over mutual TLS with the
 // fixture PKI: what each step does, re-run, refused and timed out.
@@ -14,6 +15,7 @@ import { requireTool } from "../support/tools";
 const pki = (name: string) => path.join(FIXTURE_PKI, name);
 const SCRIPT = path.join(__dirname, "..", "..", "lib", "membership", "etcd-membership.js");
 let etcd: ChildProcess;
+let dataDir: string | undefined;
 let clientUrl: string;
 let peerUrl: string;
 let log: string[];
@@ -35,7 +37,7 @@ beforeAll(async () => {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   clientUrl = `https://127.0.0.1:${clientPort}`;
   peerUrl = `https://127.0.0.1:${peerPort}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-membership-"));
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-membership-"));
   etcd = spawn(binary, [], {
     env: {
       ETCD_NAME: "etcd_node1",
@@ -59,7 +61,15 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && !(await client().health(clientUrl)).healthy; i++) await new Promise((r) => setTimeout(r, 100));
 });
 
-afterAll(() => etcd?.kill("SIGKILL"));
+// etcd goes first: a live etcd could write into its data directory while it is being removed.
+afterAll(async () => {
+  if (etcd && etcd.exitCode === null && etcd.signalCode === null) {
+    const exited = new Promise((resolve) => etcd.once("exit", resolve));
+    etcd.kill("SIGKILL");
+    await exited;
+  }
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
 beforeEach(() => (log = []));
 
 describe("add, promote, remove against a running etcd", () => {
@@ -109,7 +119,7 @@ describe("add, promote, remove against a running etcd", () => {
 });
 
 describe("clear errors when the cluster cannot be reached or refuses us", () => {
-  const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "other-ca-")), "pki");
+  const other = path.join(tempDir("other-ca-"), "pki");
   beforeAll(() => new PkiDirectory({ directory: other, keySize: 2048, caValidityDays: 30, certificateValidityDays: 30 }).plan([]).commit());
 
   test.each([

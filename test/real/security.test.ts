@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { labDown, type Lab } from "../../lib/lab";
 import { PkiDirectory } from "../../lib/pki/pki-directory";
 import { LabProject } from "../support/lab-project";
 import { SEED } from "../support/synth";
 import { requireTool } from "../support/tools";
+import { temporaryDirectory as tempDir } from "../support/temp";
 
 // Every refusal here is asserted beside a positive control that succeeds, so a test cannot pass
 // because nothing works at all.
@@ -72,13 +72,13 @@ describe("clients must present a certificate from the cluster's CA with clientAu
   });
 
   test("GIVEN a client certificate from another CA THEN it is refused", async () => {
-    const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "other-ca-")), "pki");
+    const other = path.join(tempDir("other-ca-"), "pki");
     new PkiDirectory({ directory: other, keySize: 2048, caValidityDays: 30, certificateValidityDays: 30 }).plan([]).commit();
     await expectRefusedWith(path.join(other, "admin.pem"), path.join(other, "admin-key.pem"));
   });
 
   test("GIVEN a certificate of the right CA but without clientAuth THEN it is refused", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "server-only-"));
+    const dir = tempDir("server-only-");
     const sh = (script: string) =>
       execFileSync("sh", ["-c", script], { cwd: dir, env: { ...process.env, CA: file("ca.pem"), CAKEY: file("ca-key.pem") } });
     sh('openssl req -new -newkey rsa:2048 -nodes -keyout key.pem -subj "/CN=server-only" -out csr.pem 2>/dev/null');

@@ -11,7 +11,7 @@ import { tempPki } from "./synth";
 
 export class LabProject {
   readonly dir = mkdtempSync(join(tmpdir(), "etcd-project-"));
-  readonly pki = tempPki();
+  readonly pki = tempPki("fixture", "caller"); // remove() deletes it
   readonly outdir = join(this.dir, "cdktf.out");
   readonly stackDir = join(this.outdir, "stacks", "seed-cluster");
   readonly stateFile = join(this.dir, "terraform.seed-cluster.tfstate");

@@ -8,6 +8,7 @@ import { App, TerraformStack, Testing } from "../../lib/cdktf";
 import { parseCloudConfig } from "../../lib/host/cloud-config";
 import { parseEnvironmentFile } from "../../lib/etcd/etcd-conf";
 import { unescapeTemplate } from "../../lib/terraform-string";
+import { terraformWorkingDirectory } from "../../lib/cluster-pki";
 import { temporaryDirectory } from "./temp";
 
 export const FIXTURE_PKI = path.join(__dirname, "..", "fixtures", "insecure-test-pki");
@@ -19,9 +20,12 @@ export const SEED: EtcdMemberProps[] = [
 ];
 export const NODE4: EtcdMemberProps = { name: "etcd_node4", privateIp: "172.16.0.104", initialClusterState: "existing" };
 
-/** A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory. */
-export function tempPki(fill: "fixture" | "empty" = "fixture"): string {
-  const dir = temporaryDirectory("etcd-pki-");
+/**
+ * A fresh copy of the committed fixture PKI (etcd_node1..5 and admin), or an empty directory.
+ * "caller": the caller removes it (a lab may still use it in its own afterAll).
+ */
+export function tempPki(fill: "fixture" | "empty" = "fixture", removedBy: "this-file" | "caller" = "this-file"): string {
+  const dir = temporaryDirectory("etcd-pki-", removedBy);
   if (fill === "fixture") fs.cpSync(FIXTURE_PKI, dir, { recursive: true });
   return dir;
 }
@@ -40,9 +44,14 @@ export function synthCluster(props: Partial<EtcdClusterProps> = {}, options: { p
   const app = options.app ?? Testing.app();
   const stack = new TerraformStack(app, "test");
   new AwsProvider(stack, "aws", { region: "us-east-1" });
-  const cluster = new EtcdCluster(stack, "etcd", { members: SEED, ...props, pki: { directory: pkiDirectory, ...props.pki } });
+  const cluster = new EtcdCluster(stack, "etcd", {
+    members: SEED,
+    ...props,
+    pki: { directory: pkiDirectory, source: "directory", ...props.pki },
+  });
   const raw = Testing.synth(stack);
-  const relative = path.relative(path.join(app.outdir, "stacks", "test"), pkiDirectory);
+  // Relative from where Terraform would run the stack: under Testing, cdktf.out in the current directory.
+  const relative = path.relative(terraformWorkingDirectory(cluster), pkiDirectory);
   const text = raw.split(relative).join("<pki>").split(pkiDirectory).join("<pki>");
   return { text, json: JSON.parse(raw), cluster, stackDir: path.join(app.outdir, "stacks", "test"), pkiDirectory };
 }

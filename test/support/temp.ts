@@ -1,15 +1,24 @@
-// Temporary directories for tests, each removed when the test process ends: after every suite's
-// own afterAll, since a lab or a Terraform run may still use one until then.
+// Temporary directories for tests. Each is removed once its test file is done (an afterAll at the
+// file's root, registered as the file imports this module: jest loads modules per test file), and
+// at exit as a last resort. A worker that runs in band exits only after jest's global teardown,
+// which checks that nothing was left, so exit alone would be too late.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 const made: string[] = [];
-process.on("exit", () => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const removeMade = () => made.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+// Looked up, not named: the bench compiles the support files without jest's types.
+const jestAfterAll = (globalThis as { afterAll?: (fn: () => void) => void }).afterAll;
+if (jestAfterAll) jestAfterAll(removeMade);
+process.on("exit", removeMade);
 
-/** A new empty directory under the system's temp directory, named `<prefix>XXXXXX`. */
-export function temporaryDirectory(prefix: string): string {
+/**
+ * A new empty directory under the system's temp directory, named `<prefix>XXXXXX`.
+ * "caller": the caller removes it (a lab may still use it in its own afterAll).
+ */
+export function temporaryDirectory(prefix: string, removedBy: "this-file" | "caller" = "this-file"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
+  if (removedBy === "this-file") made.push(dir);
   return dir;
 }

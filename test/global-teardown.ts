@@ -1,0 +1,5 @@
+import { finishTempGuard } from "./support/temp-guard";
+
+export default function globalTeardown(): void {
+  finishTempGuard();
+}
