@@ -12,8 +12,6 @@ import type { ResolvedPki } from "./config/resolved-cluster";
 import { type MemberCertificateRequest, PkiDirectory, type PkiPlan } from "./pki/pki-directory";
 import { planTestPki } from "./pki/test-pki";
 
-export { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
-
 /** Resources that would carry the test PKI's keys to AWS: each gets the guard as a precondition too. */
 const GUARDED_RESOURCES = new Set(["aws_instance", "aws_ssm_parameter"]);
 

@@ -7,5 +7,5 @@ export { USER_DATA_LIMIT_BYTES } from "./config/user-data-limit";
 export { ETCD_RELEASES, DEFAULT_ETCD_VERSION } from "./etcd/releases";
 export { REQUIRED_TERRAFORM } from "./etcd-cluster";
 export type { MemberInstance } from "./aws/member-instance";
-export { ALLOW_TEST_PKI_CONTEXT } from "./cluster-pki";
+export { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
 export { DEFAULT_TEST_PKI_SEED, TEST_CA_COMMON_NAME } from "./pki/test-pki";

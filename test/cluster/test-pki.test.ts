@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EtcdCluster, EtcdClusterConfigError, type EtcdClusterProps } from "../../lib";
 import { App, TerraformStack, Testing } from "../../lib/cdktf";
-import { ALLOW_TEST_PKI_CONTEXT } from "../../lib/cluster-pki";
+import { ALLOW_TEST_PKI_CONTEXT } from "../../lib/config/resolve-pki";
 import { TEST_CA_COMMON_NAME } from "../../lib/pki/test-pki";
 import { SEED } from "../support/synth";
 import { requireTool } from "../support/tools";
@@ -83,7 +83,7 @@ describe("EtcdCluster under cdktf's Testing", () => {
     expect(token({ pki }) !== token({})).toBe(differs);
   });
 
-  test("GIVEN pki.source \"directory\" under Testing THEN the real PKI directory is used and written", () => {
+  test('GIVEN pki.source "directory" under Testing THEN the real PKI directory is used and written', () => {
     inFreshDirectory((dir) => {
       const json = JSON.parse(Testing.synth(stackIn(Testing.app(), { pki: { source: "directory", directory: "pki" } })));
       expect(json.locals).toBeUndefined();
@@ -94,7 +94,8 @@ describe("EtcdCluster under cdktf's Testing", () => {
 });
 
 describe("the test PKI outside Testing", () => {
-  const realApp = (dir: string, context?: Record<string, unknown>) => new App({ outdir: path.join(dir, "cdktf.out"), stackTraces: false, context });
+  const realApp = (dir: string, context?: Record<string, unknown>) =>
+    new App({ outdir: path.join(dir, "cdktf.out"), stackTraces: false, context });
 
   test.each([
     ['pki.source "test"', { source: "test" as const }, 'pki.source is "test"'],
