@@ -1,6 +1,4 @@
 import { Construct } from "constructs";
-import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { Fn, Token, ref, type ITerraformDependable } from "../cdktf";
@@ -18,18 +16,18 @@ export interface MemberKeyParameterProps {
   readonly keyVersion: number;
   /** KMS key (id, ARN or alias) that encrypts the SecureString; default: the account's aws/ssm key. */
   readonly kmsKeyId?: string;
+  /** The member's instance role: it alone may read the parameter. */
+  readonly roleId: string;
   readonly tags: Record<string, string>;
 }
 
 /**
- * A member's private key as an SSM SecureString, and the EC2 instance profile that may read it
- * and nothing else. The key is read from disk by Terraform's file() into the write-only value_wo
+ * A member's private key as an SSM SecureString, and the policy that lets the member's instance
+ * role read it and nothing else. The key is read from disk by Terraform's file() into the write-only value_wo
  * (Terraform >= 1.11), so it is in neither cdk.tf.json (only its path is) nor the Terraform state.
  */
 export class MemberKeyParameter extends Construct {
   readonly parameterArn: string;
-  /** For the member's aws_instance iam_instance_profile. */
-  readonly instanceProfileName: string;
   /**
    * What the member's instance should depend on: the instance only references the profile, so
    * without this it may boot before the key is stored or the policy allows reading it (fetch_key
@@ -53,19 +51,9 @@ export class MemberKeyParameter extends Construct {
       tags: props.tags,
     });
 
-    const role = new IamRole(this, "role", {
-      namePrefix: iamNamePrefix(props.memberName),
-      description: `etcd member ${props.memberName}: reads its private key from SSM parameter ${props.parameterName}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-      }),
-      tags: props.tags,
-    });
-
     const policy = new IamRolePolicy(this, "read-key", {
       name: "read-member-key",
-      role: role.id,
+      role: props.roleId,
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -83,19 +71,7 @@ export class MemberKeyParameter extends Construct {
       }),
     });
 
-    const profile = new IamInstanceProfile(this, "profile", {
-      namePrefix: iamNamePrefix(props.memberName),
-      role: role.name,
-      tags: props.tags,
-    });
-
     this.parameterArn = parameter.arn;
-    this.instanceProfileName = profile.name;
     this.instanceDependencies = [parameter, policy];
   }
-}
-
-// Terraform's name_prefix for IAM roles takes at most 38 characters (it appends 26).
-function iamNamePrefix(memberName: string): string {
-  return `${memberName.slice(0, 37)}-`;
 }

@@ -1,3 +1,4 @@
+import { Construct } from "constructs";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -6,6 +7,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { MemberKeyParameter, type MemberKeyParameterProps } from "../../lib/aws/member-key-parameter";
+import { MemberRole } from "../../lib/aws/member-role";
 import { TerraformOutput, TerraformStack, Testing } from "../../lib/cdktf";
 import { terraformOutputs } from "../support/terraform";
 
@@ -16,6 +18,7 @@ const PROPS: MemberKeyParameterProps = {
   parameterName: "/etcd/etcd-0123456789abcdef/etcd_node1/key",
   keyFile: KEY_FILE,
   keyVersion: 281474976710655,
+  roleId: "", // the member's role, made beside it in synth()
   tags: { Project: "etcd", "etcd:member": "etcd_node1" },
 };
 const FILE_EXPRESSION = `\${file("\${path.module}/${KEY_FILE}")}`;
@@ -24,7 +27,9 @@ const FILE_EXPRESSION = `\${file("\${path.module}/${KEY_FILE}")}`;
 function synth(props: Partial<MemberKeyParameterProps> = {}) {
   const app = Testing.app();
   const stack = new TerraformStack(app, "stack");
-  const construct = new MemberKeyParameter(stack, "etcd_node1-key", { ...PROPS, ...props });
+  const memberName = props.memberName ?? PROPS.memberName;
+  const role = new MemberRole(stack, `${memberName}-role`, { memberName, purposes: ["reads its private key from SSM"], tags: PROPS.tags });
+  const construct = new MemberKeyParameter(stack, "etcd_node1-key", { ...PROPS, roleId: role.roleId, ...props });
   const text = Testing.synth(stack);
   const json = JSON.parse(text) as { resource: Record<string, Record<string, Record<string, unknown>>> };
   const only = (type: string) => {
@@ -34,7 +39,7 @@ function synth(props: Partial<MemberKeyParameterProps> = {}) {
   };
   /** "type.name" of the one resource of `type`, as Terraform references it. */
   const address = (type: string) => `${type}.${Object.keys(json.resource[type] ?? {})[0]}`;
-  return { text, json, only, address, construct };
+  return { text, json, only, address, construct, role };
 }
 
 describe("MemberKeyParameter", () => {
@@ -97,17 +102,20 @@ describe("MemberKeyParameter", () => {
       name_prefix: "etcd_node1-",
       role: `\${${address("aws_iam_role")}.name}`,
     });
-    expect(text).toHaveResourceWithProperties(IamRole, {
-      description: `etcd member etcd_node1: reads its private key from SSM parameter ${PROPS.parameterName}`,
-    });
+    expect(text).toHaveResourceWithProperties(IamRole, { description: "etcd member etcd_node1: reads its private key from SSM" });
   });
 
   test("GIVEN the construct WHEN its outputs are read THEN they name the profile and the parameter, and what an instance waits for", () => {
     // GIVEN outputs of a stack that hold the construct's attributes, the way an instance would use them
     const { address } = synth();
     const stack = new TerraformStack(Testing.app(), "stack");
-    const construct = new MemberKeyParameter(stack, "etcd_node1-key", PROPS);
-    new TerraformOutput(stack, "profile", { value: construct.instanceProfileName });
+    const role = new MemberRole(stack, "etcd_node1-role", {
+      memberName: "etcd_node1",
+      purposes: ["reads its private key from SSM"],
+      tags: PROPS.tags,
+    });
+    const construct = new MemberKeyParameter(stack, "etcd_node1-key", { ...PROPS, roleId: role.roleId });
+    new TerraformOutput(stack, "profile", { value: role.instanceProfileName });
     new TerraformOutput(stack, "arn", { value: construct.parameterArn, dependsOn: construct.instanceDependencies });
     // WHEN synthesized
     const { output } = JSON.parse(Testing.synth(stack)) as { output: Record<string, { value: string; depends_on?: string[] }> };
@@ -117,6 +125,23 @@ describe("MemberKeyParameter", () => {
     expect(output.arn.depends_on).toEqual([`\${${address("aws_ssm_parameter")}}`, `\${${address("aws_iam_role_policy")}}`]);
   });
 
+  test("GIVEN the role and profile of 0.2, under the key parameter WHEN synthesized THEN moved blocks carry their state to the member's role", () => {
+    // GIVEN 0.2's addresses: the role and profile were children of "<member>-key" (stack/etcd_node1-key/role)
+    const old = JSON.parse(Testing.synth(withOldLayout())).resource as Record<string, Record<string, unknown>>;
+    const oldRole = `aws_iam_role.${Object.keys(old.aws_iam_role)[0]}`;
+    const oldProfile = `aws_iam_instance_profile.${Object.keys(old.aws_iam_instance_profile)[0]}`;
+    // WHEN this version synthesizes the member's role
+    const { json, address } = synth();
+    // THEN each moves from its old address to its new one
+    expect((json as unknown as { moved: { from: string; to: string }[] }).moved).toEqual(
+      expect.arrayContaining([
+        { from: oldRole, to: address("aws_iam_role") },
+        { from: oldProfile, to: address("aws_iam_instance_profile") },
+      ])
+    );
+    expect(oldRole).not.toBe(address("aws_iam_role"));
+  });
+
   test("GIVEN a 63-character member name WHEN synthesized THEN the IAM name prefixes stay within Terraform's 38 characters", () => {
     const memberName = `m${"x".repeat(62)}`;
     const { only } = synth({ memberName });
@@ -124,6 +149,15 @@ describe("MemberKeyParameter", () => {
     expect((only("aws_iam_role").name_prefix as string).length).toBe(38);
   });
 });
+
+/** A stack with 0.2's layout: an IamRole and IamInstanceProfile at stack/etcd_node1-key/{role,profile}. */
+function withOldLayout(): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), "stack");
+  const key = new Construct(stack, "etcd_node1-key");
+  const role = new IamRole(key, "role", { assumeRolePolicy: "{}" });
+  new IamInstanceProfile(key, "profile", { role: role.name });
+  return stack;
+}
 
 describe("the file() expression under real Terraform", () => {
   let dir: string;
