@@ -5,6 +5,8 @@ import { Annotations, AssetType, TerraformAsset, TerraformStack, type ITerraform
 import { amazonLinux2023 } from "./aws/ami";
 import { MemberInstance } from "./aws/member-instance";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
+import { MemberRole } from "./aws/member-role";
+import { SsmAccess } from "./aws/ssm-access";
 import { ClusterNetwork } from "./aws/network";
 import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
 import { memberKeyParameterName } from "./aws/ssm-parameter-name";
@@ -16,7 +18,7 @@ import { resolveCluster } from "./config/resolve-cluster";
 import { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
 import type { ResolvedCluster } from "./config/resolved-cluster";
 import { userDataSizeProblems } from "./config/user-data-limit";
-import { renderMemberUserData } from "./host/member-user-data";
+import { ON_MEMBER_CLIENT, renderMemberUserData } from "./host/member-user-data";
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
 import { parseIpv4 } from "./net/ipv4";
 import { ClusterOutputs } from "./outputs";
@@ -91,8 +93,17 @@ export class EtcdCluster extends Construct {
     cluster.sshCidrs.forEach((cidr) => this.securityGroup.allowSshFrom(cidr));
 
     const ami = cluster.ami ?? amazonLinux2023(this, "ami", cluster.architecture);
+    const usesSsm = cluster.keyDelivery.mode === "ssm" || cluster.membershipTransport === "ssm";
+    const ssm = usesSsm
+      ? new SsmAccess(this, "ssm", {
+          vpcEndpoints: cluster.ssmVpcEndpoints
+            ? { vpcId: network.vpcId, subnetId: network.subnetId, memberSecurityGroupId: this.securityGroupId }
+            : undefined,
+          tags,
+        })
+      : undefined;
     const fromStack = this.relativeToStack();
-    const access = this.membershipAccess(pki.material, fromStack);
+    const access = this.membershipAccess(cluster, pki.material, fromStack, ssm);
     let previousJoiner: ITerraformDependable | undefined;
     let previousVoter: ITerraformDependable | undefined;
     for (const member of cluster.members) {
@@ -104,14 +115,16 @@ export class EtcdCluster extends Construct {
         after: member.initialClusterState === "existing" ? previousJoiner : undefined,
       });
       const running = !member.removed && !member.registerOnly;
+      const role = running && ssm ? this.memberRole(cluster, member, ssm, tags) : undefined;
       const keyParameter =
-        cluster.keyDelivery.mode === "ssm" && running
+        cluster.keyDelivery.mode === "ssm" && role
           ? new MemberKeyParameter(this, `${member.name}-key`, {
               memberName: member.name,
               parameterName: memberKeyParameterName(this.initialClusterToken, member.name),
               keyFile: fromStack(pki.material.paths.memberKeys.get(member.name)!),
               keyVersion: keyVersion(pki.material.members.get(member.name)!.keyPem),
               kmsKeyId: cluster.keyDelivery.kmsKeyId,
+              roleId: role.roleId,
               tags,
             })
           : undefined;
@@ -126,9 +139,13 @@ export class EtcdCluster extends Construct {
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
-        iamInstanceProfile: keyParameter?.instanceProfileName,
+        iamInstanceProfile: role?.instanceProfileName,
         count: running ? 1 : 0,
-        dependsOn: [...(lifecycle.registration ? [lifecycle.registration] : []), ...(keyParameter?.instanceDependencies ?? [])],
+        dependsOn: [
+          ...(lifecycle.registration ? [lifecycle.registration] : []),
+          ...(keyParameter?.instanceDependencies ?? []),
+          ...(role?.grants ?? []),
+        ],
       });
       this.instances.set(member.name, instance);
       if (!running) this.withoutVm.set(member.name, member.removed ? "removed" : "registerOnly (registered, not launched)");
@@ -192,15 +209,40 @@ export class EtcdCluster extends Construct {
     return (file) => path.relative(stackDir, path.resolve(file)).split(path.sep).join("/");
   }
 
-  /** The membership script as a Terraform asset, and the admin certificate for it. */
-  private membershipAccess(pki: PkiMaterial, fromStack: (file: string) => string): MembershipAccess {
+  /** The member's instance role, with what its key delivery and the membership transport need. */
+  private memberRole(cluster: ResolvedCluster, member: ClusterMember, ssm: SsmAccess, tags: Record<string, string>): MemberRole {
+    const purposes = [
+      ...(cluster.keyDelivery.mode === "ssm" ? ["reads its private key from SSM"] : []),
+      ...(cluster.membershipTransport === "ssm" ? ["runs the deploy's membership steps through SSM Run Command"] : []),
+    ];
+    const role = new MemberRole(this, `${member.name}-role`, { memberName: member.name, purposes, tags });
+    if (cluster.membershipTransport === "ssm") role.attachManagedPolicy("ssm-managed-instance", ssm.managedInstancePolicyArn);
+    return role;
+  }
+
+  /** The membership script as a Terraform asset, and how it reaches etcd. */
+  private membershipAccess(
+    cluster: ResolvedCluster,
+    pki: PkiMaterial,
+    fromStack: (file: string) => string,
+    ssm: SsmAccess | undefined
+  ): MembershipAccess {
     // One file, not its directory: under dist/ the directory also holds .d.ts files.
     const asset = new TerraformAsset(this, "membership-script", {
       path: path.join(__dirname, "membership", "etcd-membership.js"),
       type: AssetType.FILE,
     });
+    if (cluster.membershipTransport === "ssm") {
+      return {
+        script: asset.path,
+        transport: { kind: "ssm", clusterTag: this.initialClusterToken, region: ssm!.region, onMember: ON_MEMBER_CLIENT },
+      };
+    }
     const { caCert, adminCert, adminKey } = pki.paths;
-    return { script: asset.path, cacert: fromStack(caCert), cert: fromStack(adminCert), key: fromStack(adminKey) };
+    return {
+      script: asset.path,
+      transport: { kind: "direct", cacert: fromStack(caCert), cert: fromStack(adminCert), key: fromStack(adminKey) },
+    };
   }
 }
 

@@ -246,6 +246,31 @@ export interface EtcdClusterProps {
   readonly kmsKeyId?: string;
 
   /**
+   * How the deploy's membership steps (register and promote a joining member, remove a member)
+   * reach etcd.
+   * "ssm": AWS Systems Manager Run Command runs each request on a running member, with curl, that
+   * member's own certificate and its loopback client URL. The deploying machine needs no route into
+   * the VPC: only AWS credentials allowed ec2:DescribeInstances, ssm:SendCommand,
+   * ssm:GetCommandInvocation and ssm:CancelCommand, and the AWS CLI. Members get the
+   * AmazonSSMManagedInstanceCore policy on their instance profile; they need the SSM agent (Amazon
+   * Linux 2023 has it) and a route to SSM (the cluster's own subnet has one through its internet
+   * gateway; a private subnet needs a NAT gateway or `ssmVpcEndpoints`).
+   * "direct": the deploying machine dials each member's https://IP:2379 with the admin
+   * certificate, so it must run inside the VPC (a bastion, a VPN).
+   * @default "ssm"
+   */
+  readonly membershipTransport?: "ssm" | "direct";
+
+  /**
+   * Interface VPC endpoints for SSM (ssm, ssmmessages, ec2messages) in the cluster's subnet, with
+   * private DNS, for members in a subnet with neither an internet gateway nor a NAT: what "ssm" key
+   * delivery and the "ssm" membership transport need. The VPC must have DNS support and hostnames
+   * enabled (a VPC this construct creates has both).
+   * @default false
+   */
+  readonly ssmVpcEndpoints?: boolean;
+
+  /**
    * How etcd is installed on the VM.
    * @default the v3.6.14 release tarball from GitHub
    */

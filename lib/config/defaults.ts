@@ -6,6 +6,8 @@ export const DEFAULTS = {
   subnetCidr: "172.16.0.0/24",
   rootVolumeSizeGiB: 20,
   keyDelivery: "ssm",
+  membershipTransport: "ssm",
+  ssmVpcEndpoints: false,
   joinTimeoutSeconds: 900,
   pkiRoot: ".etcd-pki",
   keySize: 2048,

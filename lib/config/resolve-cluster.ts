@@ -69,6 +69,27 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   }
 
   const keyDelivery = resolveKeyDelivery(props, problems, warnings);
+  const membershipTransport = props.membershipTransport ?? DEFAULTS.membershipTransport;
+  if (membershipTransport !== "ssm" && membershipTransport !== "direct") {
+    problems.add(
+      "membershipTransport",
+      `membershipTransport is ${JSON.stringify(
+        membershipTransport
+      )}: use "ssm" (the default: Run Command on a member, from anywhere with AWS credentials) or "direct" (from inside the VPC)`
+    );
+  } else if (membershipTransport === "ssm" && props.ami !== undefined) {
+    warnings.push(
+      `membershipTransport is "ssm" with a custom ami: the membership steps run through SSM Run Command, so the AMI must run the SSM agent (Amazon Linux 2023 does), or use "direct" from inside the VPC`
+    );
+  }
+  const ssmVpcEndpoints = props.ssmVpcEndpoints ?? DEFAULTS.ssmVpcEndpoints;
+  if (typeof ssmVpcEndpoints !== "boolean") {
+    problems.add("ssmVpcEndpoints", `ssmVpcEndpoints is ${JSON.stringify(ssmVpcEndpoints)}: give true or false`);
+  } else if (ssmVpcEndpoints && keyDelivery.mode !== "ssm" && membershipTransport !== "ssm") {
+    warnings.push(
+      `ssmVpcEndpoints is true but neither keyDelivery nor membershipTransport is "ssm": the endpoints would serve nothing; drop ssmVpcEndpoints`
+    );
+  }
   checkClusterToken(props.initialClusterToken, keyDelivery, members, problems);
   const clientCidrs = cidrList("clientCidrs", props.clientCidrs, problems);
   const sshCidrs = cidrList("sshCidrs", props.sshCidrs, problems);
@@ -94,6 +115,8 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
       initialClusterToken: props.initialClusterToken,
       joinTimeoutSeconds,
       keyDelivery,
+      membershipTransport,
+      ssmVpcEndpoints,
       install: install.plan,
       etcdSettings: tuningSettings(props.tuning),
       pki,

@@ -42,6 +42,9 @@ export interface ResolvedCluster {
   readonly initialClusterToken?: string;
   readonly joinTimeoutSeconds: number;
   readonly keyDelivery: KeyDeliveryChoice;
+  /** How the membership steps reach etcd: Run Command on a member, or straight from the deployer. */
+  readonly membershipTransport: "ssm" | "direct";
+  readonly ssmVpcEndpoints: boolean;
   readonly install: InstallPlan;
   /** The ETCD_* settings the tuning adds to etcd.conf. */
   readonly etcdSettings: Readonly<Record<string, string>>;

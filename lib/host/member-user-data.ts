@@ -23,6 +23,13 @@ export const ETCD_USER = "etcd";
 const LOCAL_CLIENT_URL = "https://127.0.0.1:2379";
 
 /**
+ * How a command running on the member reaches its own etcd: the loopback client URL (in the
+ * certificate's SANs) with the member's own certificate, which has clientAuth. What the SSM
+ * membership transport's Run Command uses.
+ */
+export const ON_MEMBER_CLIENT = { url: LOCAL_CLIENT_URL, cacert: ETCD_PATHS.caCert, cert: ETCD_PATHS.cert, key: ETCD_PATHS.key } as const;
+
+/**
  * How the member's private key reaches ETCD_PATHS.key. "user-data" writes it from the user data
  * itself, where anyone who can read the instance's attributes, IMDS, cloud-init's cache or the
  * Terraform state sees it. "ssm" leaves it out: the boot script reads it from an SSM SecureString

@@ -2,18 +2,26 @@
 // @ts-check
 // etcd membership changes that survive being re-run: each step looks at `member list` first and
 // only acts on what is missing, so a deploy that failed half-way can simply be run again.
-// It talks to etcd's v3 HTTP/JSON gateway over mutual TLS with nothing but Node's https module,
-// so the deploying machine needs neither etcdctl nor a gRPC package. One dependency-free file:
+// It talks to etcd's v3 HTTP/JSON gateway over mutual TLS, by one of two transports: straight from
+// this machine with Node's https module (it must be inside the cluster's network), or through AWS
+// Systems Manager Run Command, which runs curl on a member against its own loopback client URL with
+// that member's certificate (this machine needs only AWS credentials and the AWS CLI). Either way
+// the deploying machine needs neither etcdctl nor a gRPC package. One dependency-free file:
 // it is copied into the synthesized stack as a Terraform asset and run by the local-exec
 // provisioners (add, promote, remove); the operator CLI imports it too.
 "use strict";
 
+const { execFile } = require("node:child_process");
 const fs = require("node:fs");
 const https = require("node:https");
 
 /**
  * @typedef {{ ID: string, name?: string, peerURLs?: string[], clientURLs?: string[], isLearner?: boolean }} Member
- * @typedef {{ endpoints: string[], cacert: string, cert: string, key: string, timeoutMs?: number }} ClientOptions
+ * @typedef {{ status: number, body: any }} Response
+ * @typedef {{ request(endpoint: string, method: string, path: string, payload?: object): Promise<Response> }} Transport
+ * @typedef {{ endpoints: string[], cacert: string, cert: string, key: string, timeoutMs?: number }} DirectOptions
+ * @typedef {{ endpoints: string[], transport: Transport }} TransportOptions
+ * @typedef {DirectOptions | TransportOptions} ClientOptions
  */
 
 /** etcd answered, and said no: the message is etcd's own ("etcdserver: unhealthy cluster"). */
@@ -38,16 +46,12 @@ class EtcdUnreachableError extends Error {
 }
 
 class EtcdClient {
-  /** @param {ClientOptions} options */
+  /** @param {ClientOptions} options the endpoints, and a transport or the TLS files for the direct one */
   constructor(options) {
     if (options.endpoints.length === 0) throw new Error("no endpoints: give --endpoints or ETCDCTL_ENDPOINTS");
     this.endpoints = options.endpoints;
-    this.timeoutMs = options.timeoutMs ?? 5000;
-    this.tls = {
-      ca: readPem(options.cacert, "CA certificate (--cacert)"),
-      cert: readPem(options.cert, "client certificate (--cert)"),
-      key: readPem(options.key, "client key (--key)"),
-    };
+    /** @type {Transport} */
+    this.transport = "transport" in options ? options.transport : new DirectTransport(options);
   }
 
   /** @returns {Promise<{ members: Member[], memberId: string }>} */
@@ -101,6 +105,7 @@ class EtcdClient {
       try {
         response = await this.request(endpoint, "POST", path, payload);
       } catch (err) {
+        if (err instanceof AwsCliError) throw err;
         reasons.push(explain(endpoint, err));
         continue;
       }
@@ -111,7 +116,25 @@ class EtcdClient {
     throw new EtcdUnreachableError(reasons);
   }
 
-  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] */
+  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] @returns {Promise<Response>} */
+  request(endpoint, method, path, payload) {
+    return this.transport.request(endpoint, method, path, payload);
+  }
+}
+
+/** Straight to the member's client URL from this machine: it must be inside the cluster's network. */
+class DirectTransport {
+  /** @param {DirectOptions} options */
+  constructor(options) {
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.tls = {
+      ca: readPem(options.cacert, "CA certificate (--cacert)"),
+      cert: readPem(options.cert, "client certificate (--cert)"),
+      key: readPem(options.key, "client key (--key)"),
+    };
+  }
+
+  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] @returns {Promise<Response>} */
   request(endpoint, method, path, payload) {
     const url = new URL(path, endpoint);
     const data = payload === undefined ? undefined : JSON.stringify(payload);
@@ -142,6 +165,253 @@ class EtcdClient {
       req.end(data);
     });
   }
+}
+
+/**
+ * @typedef {{ url: string, cacert: string, cert: string, key: string }} OnMember where a member's own
+ *   client URL and certificate are, on the member (the user data's paths)
+ * @typedef {{ clusterTag: string, onMember: OnMember, region?: string, awsCli?: string, endpointUrl?: { ssm?: string, ec2?: string },
+ *   timeoutMs?: number, pollMs?: number, log?: (line: string) => void }} SsmOptions
+ */
+
+/** The AWS CLI said no in a way no retry mends (no credentials, not allowed, no CLI): the step stops. */
+class AwsCliError extends Error {}
+
+// Run Command's own floor for the delivery timeout is 30 s; the command itself is one curl.
+const SSM_DELIVERY_TIMEOUT_SECONDS = 30;
+const SSM_EXECUTION_TIMEOUT_SECONDS = 30;
+const SSM_TERMINAL = new Set(["Success", "Failed", "Cancelled", "TimedOut", "Cancelling"]);
+// curl's exit codes, as the Node errors the direct transport would have seen, so one explain() serves both.
+const CURL_EXIT = {
+  6: "ENOTFOUND",
+  7: "ECONNREFUSED",
+  28: "ETIMEDOUT",
+  35: "EPROTO",
+  56: "ECONNRESET",
+  58: "EPROTO",
+  60: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+};
+
+/**
+ * Through AWS Systems Manager Run Command: each request becomes `curl` on the member the endpoint
+ * names, against its own loopback client URL with its own certificate (peer-and-server, so it has
+ * clientAuth), run by SSM's agent as root. This machine needs no route into the VPC, only AWS
+ * credentials allowed ec2:DescribeInstances and ssm:SendCommand/GetCommandInvocation/CancelCommand.
+ * The instance behind an endpoint is looked up when asked, by its private IP and the cluster's
+ * `etcd:cluster` tag: a replaced VM is found under its new id, and nothing of it is in the config.
+ */
+class SsmTransport {
+  /** @param {SsmOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.pollMs = options.pollMs ?? 500;
+    this.log = options.log ?? (() => undefined);
+    /** @type {Map<string, string>} private IP to instance id, for this run */
+    this.instances = new Map();
+  }
+
+  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] @returns {Promise<Response>} */
+  async request(endpoint, method, path, payload) {
+    try {
+      return await this.requestOnce(endpoint, method, path, payload);
+    } catch (err) {
+      if (err && typeof err === "object" && !(err instanceof AwsCliError)) Object.assign(err, { via: "ssm" });
+      throw err;
+    }
+  }
+
+  /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] @returns {Promise<Response>} */
+  async requestOnce(endpoint, method, path, payload) {
+    const instanceId = await this.instanceOf(endpoint);
+    const script = curlScript(this.options.onMember, method, path, payload);
+    let commandId;
+    try {
+      commandId = (
+        await this.aws("ssm", [
+          "send-command",
+          "--instance-ids",
+          instanceId,
+          "--document-name",
+          "AWS-RunShellScript",
+          "--comment",
+          `etcd-cluster: ${method} ${path}`.slice(0, 100),
+          "--timeout-seconds",
+          String(SSM_DELIVERY_TIMEOUT_SECONDS),
+          "--parameters",
+          JSON.stringify({ commands: [script], executionTimeout: [String(SSM_EXECUTION_TIMEOUT_SECONDS)] }),
+          "--query",
+          "Command.CommandId",
+          "--output",
+          "text",
+        ])
+      ).trim();
+    } catch (err) {
+      if (/\(InvalidInstanceId\)/.test(/** @type {Error} */ (err).message)) {
+        // The instance runs, but SSM does not manage it (yet): its agent is starting, or lacks the policy or a route to SSM.
+        this.instances.delete(new URL(endpoint).hostname);
+        throw Object.assign(
+          new Error(
+            `${instanceId} is not managed by SSM (yet): its agent is starting, or the instance lacks AmazonSSMManagedInstanceCore or a route to SSM`
+          ),
+          { code: "SSM_NOT_MANAGED" }
+        );
+      }
+      throw err;
+    }
+    const invocation = await this.waitFor(commandId, instanceId);
+    const stdout = invocation.StandardOutputContent ?? "";
+    if (invocation.Status === "Success") return parseCurlOutput(stdout, endpoint);
+    const details = `${invocation.StatusDetails ?? invocation.Status}`;
+    if (invocation.Status === "Failed" && invocation.ResponseCode > 0) {
+      const code = /** @type {Record<number, string>} */ (CURL_EXIT)[invocation.ResponseCode];
+      const stderr = String(invocation.StandardErrorContent ?? "")
+        .trim()
+        .split("\n")
+        .pop();
+      throw Object.assign(
+        new Error(`on ${instanceId}, curl to ${this.options.onMember.url} exited ${invocation.ResponseCode}: ${stderr}`),
+        {
+          code: code ?? "SSM_COMMAND_FAILED",
+        }
+      );
+    }
+    throw Object.assign(new Error(`Run Command on ${instanceId} ended ${details} (command ${commandId})`), { code: "SSM_TIMEOUT" });
+  }
+
+  /** Polls the invocation until it ends, for at most timeoutMs; then cancels it. */
+  /** @param {string} commandId @param {string} instanceId @returns {Promise<any>} */
+  async waitFor(commandId, instanceId) {
+    const started = Date.now();
+    let logged = started;
+    for (;;) {
+      let invocation;
+      try {
+        invocation = JSON.parse(
+          await this.aws("ssm", ["get-command-invocation", "--command-id", commandId, "--instance-id", instanceId, "--output", "json"])
+        );
+      } catch (err) {
+        // Right after SendCommand the invocation may not exist yet: SSM creates it asynchronously.
+        if (!/\(InvocationDoesNotExist\)/.test(/** @type {Error} */ (err).message)) throw err;
+      }
+      if (invocation && SSM_TERMINAL.has(invocation.Status)) return invocation;
+      const elapsed = Date.now() - started;
+      if (elapsed >= this.timeoutMs) {
+        await this.aws("ssm", ["cancel-command", "--command-id", commandId, "--instance-ids", instanceId]).catch(() => undefined);
+        throw Object.assign(
+          new Error(
+            `Run Command on ${instanceId} was still ${invocation?.StatusDetails ?? "not delivered"} after ${Math.round(
+              elapsed / 1000
+            )} s: cancelled it`
+          ),
+          { code: "SSM_TIMEOUT" }
+        );
+      }
+      if (Date.now() - logged >= 5000) {
+        logged = Date.now();
+        this.log(
+          `waiting for Run Command ${commandId} on ${instanceId}: ${invocation?.StatusDetails ?? "not delivered yet"} (${Math.round(
+            elapsed / 1000
+          )} s)`
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.pollMs));
+    }
+  }
+
+  /** The running instance of this cluster holding the endpoint's IP. */
+  /** @param {string} endpoint */
+  async instanceOf(endpoint) {
+    const ip = new URL(endpoint).hostname;
+    const known = this.instances.get(ip);
+    if (known) return known;
+    const ids = JSON.parse(
+      (await this.aws("ec2", [
+        "describe-instances",
+        "--filters",
+        `Name=private-ip-address,Values=${ip}`,
+        `Name=tag:etcd:cluster,Values=${this.options.clusterTag}`,
+        "Name=instance-state-name,Values=running",
+        "--query",
+        "Reservations[].Instances[].InstanceId",
+        "--output",
+        "json",
+      ])) || "[]"
+    );
+    if (ids.length !== 1) {
+      throw Object.assign(
+        new Error(
+          `${ids.length === 0 ? "no" : ids.length} running instance${ids.length === 1 ? "" : "s"} at ${ip} tagged etcd:cluster=${
+            this.options.clusterTag
+          }`
+        ),
+        { code: "SSM_NO_INSTANCE" }
+      );
+    }
+    this.instances.set(ip, ids[0]);
+    return ids[0];
+  }
+
+  /** @param {"ssm" | "ec2"} service @param {string[]} args @returns {Promise<string>} */
+  aws(service, args) {
+    const { region, endpointUrl } = this.options;
+    const command = this.options.awsCli ?? "aws";
+    const url = endpointUrl?.[service];
+    const argv = [service, ...args, ...(region ? ["--region", region] : []), ...(url ? ["--endpoint-url", url] : [])];
+    return new Promise((resolve, reject) => {
+      // AWS_PAGER="": what --no-cli-pager does in v2, and v1 knows no such flag.
+      const env = { ...process.env, AWS_PAGER: "" };
+      execFile(command, argv, { encoding: "utf8", env, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) => {
+        if (!error) return resolve(stdout);
+        const spawnCode = /** @type {NodeJS.ErrnoException} */ (error).code;
+        if (typeof spawnCode === "string") {
+          return reject(
+            new AwsCliError(
+              `cannot run ${command} (${spawnCode}): install the AWS CLI, or set ETCD_CLUSTER_AWS_CLI to it, or use --transport=direct from inside the VPC`
+            )
+          );
+        }
+        const message = `aws ${service} ${args[0]}: ${(stderr || stdout).trim()}`;
+        // Throttling and network blips pass; missing credentials or permissions do not.
+        if (
+          /Unable to locate credentials|AccessDenied|UnauthorizedOperation|UnrecognizedClient|InvalidClientTokenId|ExpiredToken|AuthFailure|You must specify a region/.test(
+            message
+          )
+        ) {
+          return reject(new AwsCliError(message));
+        }
+        reject(Object.assign(new Error(message), { code: "SSM_API" }));
+      });
+    });
+  }
+}
+
+/** The shell command Run Command runs on the member: one curl, the HTTP status on the last line. */
+/** @param {OnMember} on @param {string} method @param {string} path @param {object} [payload] */
+function curlScript(on, method, path, payload) {
+  const args = ["curl", "-sS", "--max-time", "10", "--cacert", on.cacert, "--cert", on.cert, "--key", on.key, "-X", method];
+  if (payload !== undefined) args.push("-H", "content-type: application/json", "--data-binary", JSON.stringify(payload));
+  args.push("-w", "\\n%{http_code}", new URL(path, on.url).toString());
+  return args.map(shellQuote).join(" ");
+}
+
+/** @param {string} stdout @param {string} endpoint @returns {Response} */
+function parseCurlOutput(stdout, endpoint) {
+  const lines = stdout.replace(/\n$/, "").split("\n");
+  const status = Number(lines.pop());
+  const text = lines.join("\n");
+  if (!Number.isInteger(status) || status < 100)
+    throw new Error(`${endpoint}: Run Command printed no HTTP status: ${stdout.slice(0, 200)}`);
+  try {
+    return { status, body: text ? JSON.parse(text) : {} };
+  } catch {
+    throw new Error(`answered HTTP ${status} with something that is not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+/** @param {string} word */
+function shellQuote(word) {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** @param {string} file @param {string} what */
@@ -175,7 +445,9 @@ function explain(endpoint, err) {
   const hint = (code && /** @type {Record<string,string>} */ (hints)[code]) || "";
   const alert = /alert (bad|unknown|certificate)[^:]*/i.exec(String(err && err.message));
   const detail = alert ? `the server refused our client certificate (${alert[0]}): check --cert/--key belong to this cluster's CA` : hint;
-  return `${endpoint}: ${detail || (err && err.message) || String(err)}${code && !detail.includes(code) ? ` [${code}]` : ""}`;
+  // Through Run Command the error happened on the member: its own words say where, the hint what.
+  const message = err && err.via === "ssm" ? `${err.message}${hint ? ` (${hint})` : ""}` : detail || (err && err.message) || String(err);
+  return `${endpoint}: ${message}${code && !message.includes(code) ? ` [${code}]` : ""}`;
 }
 
 /**
@@ -317,10 +589,56 @@ function label(o) {
 }
 
 /**
+ * The client a command line asks for:
+ *   --transport=direct (default): --endpoints, --cacert, --cert, --key, or etcdctl's ETCDCTL_* variables;
+ *   --transport=ssm: --endpoints, --cluster-tag (the members' etcd:cluster tag), --on-member-url,
+ *     --on-member-cacert, --on-member-cert, --on-member-key (the member's own client URL and
+ *     certificate, on the member), [--region]. The AWS CLI is ETCD_CLUSTER_AWS_CLI or `aws`; its
+ *     endpoints AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_EC2 or AWS_ENDPOINT_URL, passed as
+ *     --endpoint-url so that CLIs older than 2.13, which do not read them, honour them too.
+ * @param {Record<string, string>} flags @param {NodeJS.ProcessEnv} env @param {Log} log
+ */
+function clientFromFlags(flags, env, log) {
+  const endpoints = (flags.endpoints ?? env.ETCDCTL_ENDPOINTS ?? "").split(",").filter(Boolean);
+  const transport = flags.transport ?? "direct";
+  if (transport === "direct") {
+    return new EtcdClient({
+      endpoints,
+      cacert: flags.cacert ?? env.ETCDCTL_CACERT ?? "",
+      cert: flags.cert ?? env.ETCDCTL_CERT ?? "",
+      key: flags.key ?? env.ETCDCTL_KEY ?? "",
+    });
+  }
+  if (transport !== "ssm") throw new Error(`--transport is ${JSON.stringify(transport)} but must be "direct" or "ssm"`);
+  const required = ["cluster-tag", "on-member-url", "on-member-cacert", "on-member-cert", "on-member-key"];
+  const missing = required.filter((f) => !flags[f]);
+  if (missing.length > 0) throw new Error(`--transport=ssm needs ${missing.map((f) => `--${f}`).join(", ")}`);
+  const endpointUrl = {
+    ssm: env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL || undefined,
+    ec2: env.AWS_ENDPOINT_URL_EC2 || env.AWS_ENDPOINT_URL || undefined,
+  };
+  return new EtcdClient({
+    endpoints,
+    transport: new SsmTransport({
+      clusterTag: flags["cluster-tag"],
+      region: flags.region || undefined,
+      onMember: {
+        url: flags["on-member-url"],
+        cacert: flags["on-member-cacert"],
+        cert: flags["on-member-cert"],
+        key: flags["on-member-key"],
+      },
+      awsCli: env.ETCD_CLUSTER_AWS_CLI || undefined,
+      endpointUrl,
+      log,
+    }),
+  });
+}
+
+/**
  * Command line for the provisioners:
  *   node membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS]
- *     [--endpoints URL,URL] [--cacert F] [--cert F] [--key F]
- * Connection flags default to etcdctl's environment (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...).
+ *     [--endpoints URL,URL] and the transport's flags (see clientFromFlags)
  * @param {string[]} argv
  */
 async function main(argv) {
@@ -330,7 +648,7 @@ async function main(argv) {
   const step = /** @type {Record<string, (o: StepOptions) => Promise<unknown>>} */ (steps)[command ?? ""];
   if (!step || !flags["peer-url"]) {
     process.stderr.write(
-      "usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--cacert F] [--cert F] [--key F]\n"
+      "usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--transport direct|ssm] [transport flags]\n"
     );
     return 2;
   }
@@ -339,12 +657,8 @@ async function main(argv) {
   // are all gone) can never confirm a remove, and the destroy would fail the same way forever.
   const abandon = command === "remove" && process.env[ABANDON_ENV] === "1";
   try {
-    const client = new EtcdClient({
-      endpoints: (flags.endpoints ?? process.env.ETCDCTL_ENDPOINTS ?? "").split(",").filter(Boolean),
-      cacert: flags.cacert ?? process.env.ETCDCTL_CACERT ?? "",
-      cert: flags.cert ?? process.env.ETCDCTL_CERT ?? "",
-      key: flags.key ?? process.env.ETCDCTL_KEY ?? "",
-    });
+    const client = clientFromFlags(flags, process.env, log);
+    if (flags.transport === "ssm") log(`through SSM Run Command on the members (cluster ${flags["cluster-tag"]})`);
     const timeoutMs = (abandon ? Math.min(Number(flags.timeout ?? 600), 5) : Number(flags.timeout ?? 600)) * 1000;
     await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log });
     return 0;
@@ -382,6 +696,10 @@ function parseFlags(args) {
 
 module.exports = {
   EtcdClient,
+  DirectTransport,
+  SsmTransport,
+  AwsCliError,
+  clientFromFlags,
   EtcdServerError,
   EtcdUnreachableError,
   addLearner,

@@ -1,15 +1,29 @@
-import { Construct, type Node } from "constructs";
-import { DataResource, TerraformStack, type ITerraformDependable } from "../cdktf";
+import { Construct } from "constructs";
+import { DataResource, type ITerraformDependable } from "../cdktf";
+import { moveFrom } from "../moved";
 import type { ClusterMember } from "../cluster-members";
 import { shellWord } from "../shell-quote";
 
-/** How the provisioners reach the cluster: paths relative to the synthesized stack's directory. */
+/**
+ * How the provisioners reach etcd. "direct": from the deployer with the admin certificate (paths
+ * relative to the synthesized stack's directory). "ssm": Run Command on a member, found by its IP
+ * and the cluster's tag, with the member's own certificate at the paths the user data wrote.
+ */
+export type MembershipTransport =
+  | { readonly kind: "direct"; readonly cacert: string; readonly cert: string; readonly key: string }
+  | {
+      readonly kind: "ssm";
+      /** The members' etcd:cluster tag. */
+      readonly clusterTag: string;
+      /** The stack's region (a Terraform reference): kept in each step's input, where destroy-time steps can read it. */
+      readonly region: string;
+      readonly onMember: { readonly url: string; readonly cacert: string; readonly cert: string; readonly key: string };
+    };
+
 export interface MembershipAccess {
   /** The membership script (lib/membership/etcd-membership.js, shipped as a Terraform asset). */
   readonly script: string;
-  readonly cacert: string;
-  readonly cert: string;
-  readonly key: string;
+  readonly transport: MembershipTransport;
 }
 
 export interface MemberLifecycleProps {
@@ -49,7 +63,7 @@ export class MemberLifecycle extends Construct {
     if (props.member.initialClusterState === "existing") {
       this.registration = new DataResource(this, "register", {
         count: props.member.removed ? 0 : 1,
-        input: { peer_url: props.member.peerUrl },
+        input: this.input(),
         dependsOn: props.after ? [props.after] : undefined,
         provisioners: [{ type: "local-exec", command: this.command("add") }],
       });
@@ -67,7 +81,7 @@ export class MemberLifecycle extends Construct {
     const voter = new DataResource(this, "voter", {
       // registerOnly: stop after registering the learner, with no VM and no promotion.
       count: member.removed || member.registerOnly ? 0 : 1,
-      input: { peer_url: member.peerUrl },
+      input: this.input(),
       dependsOn: previousVoter ? [instance, previousVoter] : [instance],
       provisioners: [
         ...(joining ? [{ type: "local-exec" as const, command: this.command("promote") }] : []),
@@ -76,8 +90,18 @@ export class MemberLifecycle extends Construct {
     });
     // Up to 0.1 this resource was "member": state written then moves to the new address instead of
     // being destroyed (which would run member remove) and created again.
-    voter.moveFromId(`${voter.terraformResourceType}.${logicalIdOf(this, "member")}`);
+    moveFrom(voter, this, ["member"]);
     return voter;
+  }
+
+  /**
+   * What the steps keep in state. A destroy-time provisioner may read only `self`, so what it needs
+   * beyond the config (the region) is here. A change of input updates the resource in place: no
+   * step runs again, and no member is removed.
+   */
+  private input(): Record<string, string> {
+    const { member, access } = this.props;
+    return access.transport.kind === "ssm" ? { peer_url: member.peerUrl, region: access.transport.region } : { peer_url: member.peerUrl };
   }
 
   private command(step: "add" | "promote" | "remove"): string {
@@ -91,17 +115,24 @@ export class MemberLifecycle extends Construct {
       `--name=${member.name}`,
       `--peer-url=${member.peerUrl}`,
       `--endpoints=${endpoints.join(",")}`,
-      `--cacert=${access.cacert}`,
-      `--cert=${access.cert}`,
-      `--key=${access.key}`,
+      ...transportFlags(access.transport),
       `--timeout=${step === "promote" ? joinTimeoutSeconds : 300}`,
     ];
     return args.map(shellWord).join(" ");
   }
 }
 
-/** The logical id the stack gives (or gave) a child `id` of `scope`, under the stack's own naming scheme. */
-function logicalIdOf(scope: Construct, id: string): string {
-  const child = { scopes: [...scope.node.scopes, { node: { id } }] } as unknown as Node;
-  return TerraformStack.of(scope).getLogicalId(child);
+function transportFlags(transport: MembershipTransport): string[] {
+  if (transport.kind === "direct") return [`--cacert=${transport.cacert}`, `--cert=${transport.cert}`, `--key=${transport.key}`];
+  const { onMember } = transport;
+  return [
+    "--transport=ssm",
+    `--cluster-tag=${transport.clusterTag}`,
+    // try(): a step created before 0.3 has no region in its state; the AWS CLI's own configuration then decides.
+    '--region=${try(self.input.region, "")}',
+    `--on-member-url=${onMember.url}`,
+    `--on-member-cacert=${onMember.cacert}`,
+    `--on-member-cert=${onMember.cert}`,
+    `--on-member-key=${onMember.key}`,
+  ];
 }

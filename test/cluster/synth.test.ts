@@ -172,24 +172,61 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     // Chained, so a whole-cluster destroy removes one member at a time, last member first.
     expect(node2.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node2_instance_/), node1.address]);
     expect(node3.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node3_instance_/), node2.address]);
-    // The remove asks the member itself first, then the others, with the admin certificate.
+    // The remove asks the member itself first, then the others: by default through Run Command on
+    // a member found by its IP and the cluster's tag, with that member's own certificate.
     const remove = node3.provisioner[0]["local-exec"].command as string;
     expect(remove).toContain("--endpoints=https://172.16.0.103:2379,https://172.16.0.101:2379,https://172.16.0.102:2379");
-    expect(remove).toMatch(/--cacert=\S+\/ca\.pem --cert=\S+\/admin\.pem --key=\S+\/admin-key\.pem --timeout=300$/);
+    expect(remove).toContain(" --transport=ssm --cluster-tag=etcd-");
+    expect(remove).toContain(
+      " --on-member-url=https://127.0.0.1:2379 --on-member-cacert=/etc/etcd/ssl/ca.pem --on-member-cert=/etc/etcd/ssl/etcd.pem --on-member-key=/etc/etcd/ssl/etcd-key.pem --timeout=300"
+    );
+    // The region is read from the step's own state: a destroy-time provisioner may only read self.
+    expect(remove).toContain(`'--region=\${try(self.input.region, "")}'`);
+    expect(node3.input).toEqual({ peer_url: "https://172.16.0.103:2380", region: expect.stringMatching(/^\$\{data\.aws_region\.[^}]+\.region\}$/) });
+    expect(remove).not.toMatch(/admin(-key)?\.pem/);
     // Bootstrap members register nothing.
     expect(Object.keys(steps).filter((key) => key.includes("_register_"))).toEqual([]);
   });
 
   test('THEN each voter step takes over the state of the "member" step it was called up to 0.1, through a moved block', () => {
     const voters = Object.keys(resources(json, "terraform_data")).filter((key) => key.includes("-membership_voter_"));
-    expect(json.moved).toHaveLength(3);
-    expect(json.moved.map((m: { to: string }) => m.to).sort()).toEqual(voters.map((id) => `terraform_data.${id}`).sort());
+    const moved = (json.moved as { from: string; to: string }[]).filter((m) => m.to.startsWith("terraform_data."));
+    expect(moved).toHaveLength(3);
+    expect(moved.map((m) => m.to).sort()).toEqual(voters.map((id) => `terraform_data.${id}`).sort());
     // The addresses 0.1 synthesized for these three members: cdktf's hash of the old construct path.
-    expect(json.moved.map((m: { from: string }) => m.from).sort()).toEqual([
+    expect(moved.map((m) => m.from).sort()).toEqual([
       "terraform_data.etcd_etcd_node1-membership_member_3E5D26DD",
       "terraform_data.etcd_etcd_node2-membership_member_4ADFCE10",
       "terraform_data.etcd_etcd_node3-membership_member_8F21B4A6",
     ]);
+  });
+
+  test("THEN each member's role and instance profile take over the state they had under its key parameter up to 0.2", () => {
+    const moved = (json.moved as { from: string; to: string }[]).filter((m) => !m.to.startsWith("terraform_data."));
+    const roles = Object.keys(resources(json, "aws_iam_role")).map((id) => `aws_iam_role.${id}`);
+    const profiles = Object.keys(resources(json, "aws_iam_instance_profile")).map((id) => `aws_iam_instance_profile.${id}`);
+    expect(moved.map((m) => m.to).sort()).toEqual([...roles, ...profiles].sort());
+    expect(moved.map((m) => m.from).sort()).toEqual([
+      "aws_iam_instance_profile.etcd_etcd_node1-key_profile_08D9F6C2",
+      "aws_iam_instance_profile.etcd_etcd_node2-key_profile_9EC4BE90",
+      "aws_iam_instance_profile.etcd_etcd_node3-key_profile_3C5113C0",
+      "aws_iam_role.etcd_etcd_node1-key_role_592F89CE",
+      "aws_iam_role.etcd_etcd_node2-key_role_C05040C6",
+      "aws_iam_role.etcd_etcd_node3-key_role_1BD72DF4",
+    ]);
+  });
+
+  test("THEN each member's role carries AmazonSSMManagedInstanceCore in the stack's partition, attached before its VM boots", () => {
+    const attachments = Object.entries(resources(json, "aws_iam_role_policy_attachment")) as [string, any][];
+    expect(attachments).toHaveLength(3);
+    for (const member of SEED) {
+      const [id, attachment] = attachments.find(([key]) => key.startsWith(`etcd_${member.name}-role_`))!;
+      expect(attachment.policy_arn).toMatch(/^arn:\$\{data\.aws_partition\.[^}]+\.partition\}:iam::aws:policy\/AmazonSSMManagedInstanceCore$/);
+      expect(instanceOf(json, member.name).depends_on).toContain(`aws_iam_role_policy_attachment.${id}`);
+      expect(instanceOf(json, member.name).iam_instance_profile).toMatch(/^\$\{aws_iam_instance_profile\./);
+    }
+    // No interface endpoints unless asked: the cluster's own subnet reaches SSM through its internet gateway.
+    expect(resources(json, "aws_vpc_endpoint")).toEqual({});
   });
 
   test("THEN the membership script ships inside the stack and every provisioner runs it with node", () => {
@@ -205,7 +242,7 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
 describe('keyDelivery: "user-data" for AMIs without the AWS CLI', () => {
   const { json, cluster, pkiDirectory } = synthCluster({ keyDelivery: "user-data" });
 
-  test("THEN each member's own key is written 0600 for the etcd user, and no SSM or IAM resource exists", () => {
+  test("THEN each member's own key is written 0600 for the etcd user, and no key parameter exists", () => {
     for (const member of SEED) {
       const config = parseCloudConfig(userDataOf(json, member.name));
       const key = config.writeFiles!.find((f) => f.path === "/etc/etcd/ssl/etcd-key.pem")!;
@@ -213,7 +250,9 @@ describe('keyDelivery: "user-data" for AMIs without the AWS CLI', () => {
       expect(key.content).toBe(fs.readFileSync(path.join(pkiDirectory, `${member.name}-key.pem`), "utf8"));
     }
     expect(resources(json, "aws_ssm_parameter")).toEqual({});
-    expect(instanceOf(json, "etcd_node1").iam_instance_profile).toBeUndefined();
+    // The role stays for the membership steps' Run Command, with nothing but the managed-instance policy.
+    expect(Object.values(resources(json, "aws_iam_role_policy"))).toEqual([]);
+    expect(Object.values(resources(json, "aws_iam_role_policy_attachment"))).toHaveLength(3);
   });
 
   test("THEN synth warns where the key can be read", () => {
@@ -223,6 +262,47 @@ describe('keyDelivery: "user-data" for AMIs without the AWS CLI', () => {
         /keyDelivery is "user-data": .*ec2:DescribeInstanceAttribute, IMDS, cloud-init's cache and the Terraform state/
       ),
     ]);
+  });
+});
+
+describe('membershipTransport: "direct" for a deployer inside the VPC', () => {
+  const { json } = synthCluster({ membershipTransport: "direct", keyDelivery: "user-data" });
+
+  test("THEN the steps dial the members with the admin certificate, and keep only the peer URL in state", () => {
+    const steps = Object.entries(resources(json, "terraform_data"))
+      .filter(([id]) => id.includes("-membership_"))
+      .map(([, step]) => step as any);
+    const commands = steps.flatMap((r) => (r.provisioner ?? []).map((p: any) => p["local-exec"].command as string));
+    expect(commands).toHaveLength(3);
+    for (const command of commands) {
+      expect(command).toMatch(/--cacert=\S+\/ca\.pem --cert=\S+\/admin\.pem --key=\S+\/admin-key\.pem --timeout=300$/);
+      expect(command).not.toContain("--transport=");
+    }
+    for (const step of steps) expect(Object.keys(step.input)).toEqual(["peer_url"]);
+  });
+
+  test("THEN with user-data key delivery nothing of IAM or SSM is synthesized", () => {
+    expect(resources(json, "aws_iam_role")).toEqual({});
+    expect(json.data.aws_region).toBeUndefined();
+    expect(instanceOf(json, "etcd_node1").iam_instance_profile).toBeUndefined();
+  });
+});
+
+describe("ssmVpcEndpoints: true for members in a subnet without a route to SSM", () => {
+  const { json } = synthCluster({ ssmVpcEndpoints: true });
+
+  test("THEN ssm, ec2messages and ssmmessages interface endpoints with private DNS admit HTTPS from the members only", () => {
+    const endpoints = Object.values(resources(json, "aws_vpc_endpoint")) as any[];
+    expect(endpoints.map((e) => e.service_name.replace(/\$\{[^}]+\}/, "REGION")).sort()).toEqual([
+      "com.amazonaws.REGION.ec2messages",
+      "com.amazonaws.REGION.ssm",
+      "com.amazonaws.REGION.ssmmessages",
+    ]);
+    for (const endpoint of endpoints) expect(endpoint).toMatchObject({ vpc_endpoint_type: "Interface", private_dns_enabled: true });
+    const https = (Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as any[]).filter((r) => r.from_port === 443);
+    expect(https).toHaveLength(1);
+    expect(https[0].referenced_security_group_id).toMatch(/^\$\{aws_security_group\.etcd_security-group_/);
+    expect(https[0].cidr_ipv4).toBeUndefined();
   });
 });
 

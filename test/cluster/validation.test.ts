@@ -95,6 +95,12 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       { keyDelivery: "user-data", kmsKeyId: "alias/etcd" },
       /kmsKeyId is "alias\/etcd" but keyDelivery is "user-data"/,
     ],
+    [
+      "an unknown membership transport",
+      { membershipTransport: "ssh" as "ssm" },
+      /membershipTransport is "ssh": use "ssm" \(the default: Run Command on a member, from anywhere with AWS credentials\) or "direct"/,
+    ],
+    ["ssmVpcEndpoints as a string", { ssmVpcEndpoints: "yes" as unknown as boolean }, /ssmVpcEndpoints is "yes": give true or false/],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
     [
       "a subnet outside the VPC",
@@ -225,5 +231,19 @@ describe("allowed but unwise props synthesize with a warning", () => {
 
   test("GIVEN the seed's 3 members THEN there is no warning", () => {
     expect(warnings({})).toEqual([]);
+  });
+
+  test("GIVEN the ssm membership transport and a custom AMI THEN a warning says the AMI must run the SSM agent", () => {
+    expect(warnings({ ami: "ami-0abcdef1234567890" })).toEqual([
+      expect.stringMatching(/membershipTransport is "ssm" with a custom ami: .*must run the SSM agent.*or use "direct"/),
+    ]);
+    expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct" })).toEqual([]);
+  });
+
+  test("GIVEN SSM endpoints that nothing uses THEN a warning says to drop them", () => {
+    expect(warnings({ ssmVpcEndpoints: true, keyDelivery: "user-data", membershipTransport: "direct" })).toEqual([
+      expect.stringMatching(/keyDelivery is "user-data"/),
+      expect.stringMatching(/ssmVpcEndpoints is true but neither keyDelivery nor membershipTransport is "ssm": .*drop ssmVpcEndpoints/),
+    ]);
   });
 });
