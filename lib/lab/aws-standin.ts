@@ -81,7 +81,12 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
 
     async readData({ type, config }) {
       const id = fakeId(type, config);
-      return type === "aws_ami" ? { ...config, id, image_id: id, architecture: "x86_64" } : { ...config, id };
+      if (type === "aws_ami") return { ...config, id, image_id: id, architecture: "x86_64" };
+      // The provider's region and partition, as the real data sources report them.
+      if (type === "aws_region") return { ...config, id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com` };
+      if (type === "aws_partition")
+        return { ...config, id: "aws", partition: "aws", dns_suffix: "amazonaws.com", reverse_dns_prefix: "com.amazonaws" };
+      return { ...config, id };
     },
   };
 }

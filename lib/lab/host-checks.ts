@@ -8,10 +8,14 @@ import { existingNamespaces, LabNetwork, labNamespaces } from "./network";
 import { clientUrl, LabMember, LabStack } from "./stack";
 import { labHome, validateLabName } from "./state";
 
+const DEBIAN_AWS_CLI = "/usr/bin/aws";
+
 /** Host tools the lab runs, resolved once. */
 export interface LabTools {
   readonly etcd: string;
   readonly etcdctl: string;
+  /** The AWS CLI the deployer's membership steps run (SSM transport) against the lab's endpoint. */
+  readonly aws: string;
 }
 
 export function preflight(name: string): LabTools {
@@ -42,7 +46,10 @@ export function hostTools(): LabTools {
   for (const [tool, pkg] of tools) {
     if (!which(tool)) throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
   }
-  return { etcd, etcdctl };
+  // Debian's package first: a PATH may put another (a pyenv shim, an old v1) before it.
+  const aws = existsSync(DEBIAN_AWS_CLI) ? DEBIAN_AWS_CLI : which("aws");
+  if (!aws) throw new Error("the AWS CLI is not installed (the SSM transport's steps run it): apt-get install awscli");
+  return { etcd, etcdctl, aws };
 }
 
 export function alreadyRunning(name: string): Error {

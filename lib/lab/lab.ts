@@ -1,6 +1,17 @@
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
 import { labHandlers, type LabCloud } from "./aws-standin";
@@ -54,6 +65,13 @@ export interface LabDeployOptions {
    * @default "container"
    */
   readonly machine?: MachineKind;
+  /**
+   * Where the deployer (Terraform and its provisioners) stands, fixed when the lab is created:
+   * "inside" the VPC (a bastion, a VPN: it reaches the members' IPs), or "outside" (a laptop, a
+   * CI runner: no route to them, only AWS's APIs).
+   * @default "inside"
+   */
+  readonly deployer?: "inside" | "outside";
 }
 
 export const DEFAULT_LAB = "etcdlab";
@@ -83,7 +101,9 @@ export class TerraformFailed extends Error {
 export async function labDeploy(options: LabDeployOptions): Promise<Lab> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
-  const lab = readLabState(name) ? Lab.attach(name) : await createLab(name, options.stackDir, options.pkiDirectory, options.machine ?? "container", log);
+  const lab = readLabState(name)
+    ? Lab.attach(name)
+    : await createLab(name, options.stackDir, options.pkiDirectory, options.machine ?? "container", options.deployer ?? "inside", log);
   await lab.terraform(options.stackDir, ["apply", "-auto-approve", "-input=false", "-no-color"], { log, signal: options.signal });
   const t = Date.now();
   // A member the operator stopped (`lab stop`) is not Terraform's business, nor this wait's; one
@@ -108,7 +128,7 @@ export async function labUp(options: LabDeployOptions): Promise<Lab> {
  * `cdktf destroy`: the real `terraform destroy` of the stack. Once nothing of it is left, the lab
  * itself (bridge, deployer) goes too.
  */
-export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs" | "machine">): Promise<void> {
+export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs" | "machine" | "deployer">): Promise<void> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
   const lab = Lab.attach(name);
@@ -124,16 +144,22 @@ async function createLab(
   stackDir: string,
   pkiDirectory: string | undefined,
   machine: MachineKind,
+  deployer: "inside" | "outside",
   log: (line: string) => void
 ): Promise<Lab> {
   if (machine !== "container" && machine !== "vm") {
     throw new Error(`machine is ${JSON.stringify(machine)} but must be "container" or "vm": pick one (or leave it out for containers)`);
   }
+  if (deployer !== "inside" && deployer !== "outside") {
+    throw new Error(
+      `deployer is ${JSON.stringify(deployer)} but must be "inside" or "outside" (the VPC): pick one (or leave it out for inside)`
+    );
+  }
   const tools = preflight(name);
   terraformTool();
   if (!pkiDirectory) throw new Error(`lab "${name}" is not running: give the PKI directory to create it`);
   const stack = readLabStack(stackDir);
-  const network = planLabNetwork(name, stack);
+  const network = planLabNetwork(name, stack, { deployerOutside: deployer === "outside" });
   validateHost(name, stack, network, pkiDirectory);
   // Caches outside the lab, made before anything of it exists: they outlive `lab down`.
   const image = await ensureMachineImage({ log });
@@ -180,11 +206,16 @@ async function createLab(
     addMetadataAddress(state.network);
     mkdirSync(join(home, "ssm"), { mode: 0o700 });
     writeFileSync(join(home, "terraform.rc"), "");
-    log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip} (${Date.now() - t} ms)`);
+    const where = network.observer ? ` outside the VPC (no route to the members; lab probes from ${network.observer.ip})` : "";
+    log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip}${where} (${Date.now() - t} ms)`);
     const lab = new Lab(state, tools);
     OPEN_LABS.set(name, lab);
     await lab.startAwsEndpoint();
-    log(`[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; ${machine === "vm" ? `VMs boot image ${vm!.id}` : `containers boot image ${image.id}`}`);
+    log(
+      `[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; ${
+        machine === "vm" ? `VMs boot image ${vm!.id}` : `containers boot image ${image.id}`
+      }`
+    );
     return lab;
   } catch (e) {
     log(`[lab ${name}] failed, tearing down: ${(e as Error).message}`);
@@ -215,7 +246,8 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
         })
     );
     const endpoint = state.awsEndpoint;
-    if (endpoint && !(await signalAndWait(endpoint, "SIGKILL", 5_000))) throw new Error(`the lab's AWS endpoint (pid ${endpoint.pid}) survived SIGKILL`);
+    if (endpoint && !(await signalAndWait(endpoint, "SIGKILL", 5_000)))
+      throw new Error(`the lab's AWS endpoint (pid ${endpoint.pid}) survived SIGKILL`);
     for (const machine of Object.values(state.machines ?? {})) driverOf(state).destroy(machine);
     deleteNamespaces(state.namespaces);
   }
@@ -373,17 +405,23 @@ export class Lab {
   evidence(member: string): Promise<string> {
     const m = this.member(member);
     const p = this.state.processes[m.name];
-    if (!p || !isAlive(p)) return Promise.resolve(`${m.name}'s machine is not running; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
+    if (!p || !isAlive(p))
+      return Promise.resolve(`${m.name}'s machine is not running; its console ends:\n${consoleTail(this.consoleLog(m.name))}`);
     return this.driver.evidence(p, this.machine(m.name), unitName(m));
   }
 
-  /** Runs a command in a member's or the deployer's network namespace. */
+  /** Runs a command in a member's, the deployer's or the observer's network namespace. */
   exec(target: string, argv: string[], options: RunOptions = {}): Promise<CommandResult> {
-    const netns = target === "deployer" ? this.network.deployer.netns : this.network.members[this.member(target).name].netns;
+    const netns =
+      target === "deployer"
+        ? this.network.deployer.netns
+        : target === "observer"
+        ? this.network.observer?.netns ?? this.network.deployer.netns
+        : this.network.members[this.member(target).name].netns;
     return run(["ip", "netns", "exec", netns, ...argv], options);
   }
 
-  /** etcdctl (API v3) from the deployer namespace with the admin certificate, against every member unless told. */
+  /** etcdctl (API v3) with the admin certificate, against every member unless told: from the deployer, or the observer when the deployer has no route. */
   etcdctl(args: string[], options: { endpoints?: string[]; timeoutMs?: number } = {}): Promise<CommandResult> {
     const endpoints = options.endpoints ?? this.memberNames.map((m) => this.clientUrl(m));
     const pki = this.pkiDirectory;
@@ -396,7 +434,7 @@ export class Lab {
       ...args,
     ];
     // Only PATH and the API version: ETCDCTL_* variables of the caller must not leak in.
-    return this.exec("deployer", argv, { env: { PATH: hostPath(), ETCDCTL_API: "3" }, timeoutMs: options.timeoutMs });
+    return this.exec("observer", argv, { env: { PATH: hostPath(), ETCDCTL_API: "3" }, timeoutMs: options.timeoutMs });
   }
 
   /** The operator's view: member list, cluster health and endpoint status. */
@@ -446,7 +484,12 @@ export class Lab {
       const failing = pending.filter((_, i) => restarts[i] >= CRASH_LOOP_RESTARTS);
       if (failing.length > 0) {
         const detail = await Promise.all(
-          failing.map(async (m) => `--- ${m}: ${unitName(this.member(m))} failed and was restarted ${restarts[pending.indexOf(m)]} times\n${await this.evidence(m)}`)
+          failing.map(
+            async (m) =>
+              `--- ${m}: ${unitName(this.member(m))} failed and was restarted ${restarts[pending.indexOf(m)]} times\n${await this.evidence(
+                m
+              )}`
+          )
         );
         throw new Error(`not healthy: ${failing.join(", ")} keep failing\n${detail.join("\n")}`);
       }
@@ -464,6 +507,7 @@ export class Lab {
     if (this.isRunning(m.name)) throw new Error(`${m.name} is already running`);
     this.state.processes[m.name] = this.boot(m.name);
     writeLabState(this.state);
+    this.writeEndpointConfig();
   }
 
   /** An orderly shutdown of the member's machine (`aws ec2 stop-instances`): systemd stops etcd with SIGTERM. */
@@ -542,6 +586,7 @@ export class Lab {
         cliConfigFile: join(labHome(this.name), "terraform.rc"),
         onLine: say,
         signal: options.signal,
+        env: this.deployerAwsEnvironment(),
       };
       if (!existsSync(join(dir, ".terraform"))) {
         const init = await runTerraform(run, ["init", "-input=false", "-no-color"]);
@@ -558,13 +603,34 @@ export class Lab {
     }
   }
 
+  /**
+   * What the deployer's AWS CLI needs to reach this lab instead of AWS: the lab's endpoint (the
+   * membership script passes it as --endpoint-url), credentials the endpoint accepts, and none of
+   * the host's own AWS configuration.
+   */
+  deployerAwsEnvironment(): Record<string, string> {
+    const home = labHome(this.name);
+    return {
+      ETCD_CLUSTER_AWS_CLI: this.tools.aws,
+      AWS_ENDPOINT_URL: `http://${METADATA_IP}`,
+      AWS_ACCESS_KEY_ID: "AKIALABDEPLOYER00000",
+      AWS_SECRET_ACCESS_KEY: "lab-deployer-secret",
+      AWS_REGION: this.state.region,
+      AWS_CONFIG_FILE: join(home, "aws-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, "aws-credentials"),
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+  }
+
   /** What the lab's aws provider does to this lab: EC2 instances are members, SSM parameters files. */
   private cloud(): LabCloud {
     return {
       launch: async (member, instanceId, region, log) => {
         await this.launch(member, instanceId, region);
         const runner = this.machineKind === "vm" ? "qemu" : "systemd-nspawn";
-        log(`running as ${instanceId}: machine ${this.machine(member.name).hostname}, ${runner} pid ${this.state.processes[member.name].pid}`);
+        log(
+          `running as ${instanceId}: machine ${this.machine(member.name).hostname}, ${runner} pid ${this.state.processes[member.name].pid}`
+        );
       },
       terminate: (instanceId) => this.terminate(instanceId),
       instanceExists: (instanceId) => instanceId in this.state.instances,
@@ -647,10 +713,10 @@ export class Lab {
     writeLabState(this.state);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     this.driver.create(machine, endpoint.netns);
-    this.writeEndpointConfig();
     const p = this.boot(m.name);
     this.state.processes[m.name] = p;
     writeLabState(this.state);
+    this.writeEndpointConfig();
     try {
       await this.driver.waitStarted(p, machine, 10_000);
     } catch (e) {
@@ -682,7 +748,9 @@ export class Lab {
 
   /** How often systemd has restarted the member's etcd unit since its machine booted. */
   private async unitRestarts(member: string): Promise<number> {
-    const r = await this.machineExec(member, ["systemctl", "show", "-p", "NRestarts", "--value", unitName(this.member(member))], { timeoutMs: 5_000 });
+    const r = await this.machineExec(member, ["systemctl", "show", "-p", "NRestarts", "--value", unitName(this.member(member))], {
+      timeoutMs: 5_000,
+    });
     return Number(r.stdout.trim()) || 0;
   }
 
@@ -719,6 +787,7 @@ export class Lab {
     const m = this.member(member);
     delete this.state.processes[m.name];
     writeLabState(this.state);
+    this.writeEndpointConfig();
     this.driver.halted(this.machine(m.name));
   }
 
@@ -761,9 +830,12 @@ export class Lab {
 
   /** What the AWS endpoint knows: re-read by it on every request. */
   private writeEndpointConfig(): void {
-    const instances: Record<string, { instanceId: string; member: string }> = {};
+    const instances: Record<string, { instanceId: string; member: string; tags: Record<string, string>; state: "running" | "stopped" }> =
+      {};
     for (const [name, machine] of Object.entries(this.state.machines)) {
-      instances[this.state.members[name].privateIp] = { instanceId: machine.instanceId, member: name };
+      const member = this.state.members[name];
+      const state = this.state.processes[name] ? "running" : "stopped";
+      instances[member.privateIp] = { instanceId: machine.instanceId, member: name, tags: member.tags ?? {}, state };
     }
     const config = { region: this.state.region, instances, parameters: this.state.parameters, releasesDir: this.state.release.mirrorDir };
     const file = join(labHome(this.name), "aws-endpoint.json");

@@ -37,6 +37,8 @@ export interface LabMember {
   readonly unit: LabUnit;
   /** The unit's EnvironmentFile, parsed. */
   readonly conf: Record<string, string>;
+  /** The instance's tags (etcd:cluster among them: how the SSM transport finds it). */
+  readonly tags: Record<string, string>;
 }
 
 export interface LabStack {
@@ -109,7 +111,8 @@ export function readMember(where: string, instance: { tags?: unknown; private_ip
   if (conf.ETCD_NAME !== name) {
     throw new Error(`${where}: ETCD_NAME "${conf.ETCD_NAME}" differs from the etcd:member tag "${name}"`);
   }
-  return { name, privateIp: instance.private_ip, userData: instance.user_data, files, unit, conf };
+  const literalTags = Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === "string"));
+  return { name, privateIp: instance.private_ip, userData: instance.user_data, files, unit, conf, tags: literalTags };
 }
 
 function userData(instance: Record<string, unknown>, logicalId: string): string {

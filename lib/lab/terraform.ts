@@ -39,6 +39,8 @@ export interface TerraformRun {
   readonly onLine: (line: string) => void;
   /** Aborting sends SIGINT, as Ctrl-C would: Terraform stops gracefully and saves its state. */
   readonly signal?: AbortSignal;
+  /** More environment for Terraform and its provisioners (the lab's AWS endpoint and credentials). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Runs one terraform command in the stack directory; resolves with its exit code. */
@@ -51,6 +53,7 @@ export function runTerraform(run: TerraformRun, args: string[]): Promise<number>
     TF_IN_AUTOMATION: "1",
     TF_INPUT: "0",
     CHECKPOINT_DISABLE: "1",
+    ...run.env,
   };
   // The operator's way out of a destroy whose cluster lost quorum reaches the provisioners.
   if (process.env.ETCD_CLUSTER_ABANDON) env.ETCD_CLUSTER_ABANDON = process.env.ETCD_CLUSTER_ABANDON;

@@ -1,22 +1,25 @@
 // The lab's stand-in for what an EC2 instance reaches at 169.254.169.254 and beyond: instance
-// metadata (IMDSv2), the one SSM call the boot script makes, and a release mirror in the official
-// download layout. It runs in the deployer's network namespace, where the address sits on `lo`;
-// each machine routes it via the deployer. An instance is known by its source address, as EC2
-// knows it by its network interface. Plain JavaScript, so that node runs it as it is from lib/
+// metadata (IMDSv2), the one SSM call the boot script makes, a release mirror in the official
+// download layout, and SSM Run Command: the deployer's AWS CLI sends commands (SSM's JSON 1.1
+// API, and EC2's DescribeInstances to find the instance), each machine's agent (ssm-agent.ts)
+// polls for them and reports their results. It runs in the deployer's network namespace, where
+// the address sits on `lo`; each machine routes it via the deployer. An instance is known by its
+// source address, as EC2 knows it by its network interface. Plain JavaScript, so that node runs it as it is from lib/
 // and dist/. Usage: node aws-endpoint.js CONFIG.json (re-read on each request: the lab edits it
 // as instances come and go).
 "use strict";
 const { createReadStream, readFileSync, statSync } = require("node:fs");
 const { createServer } = require("node:http");
-const { randomBytes } = require("node:crypto");
+const { randomBytes, randomUUID } = require("node:crypto");
 const { join, normalize } = require("node:path");
 
 /**
- * @typedef {{ instanceId: string, member: string }} EndpointInstance
+ * @typedef {{ instanceId: string, member: string, tags: Record<string, string>, state: "running" | "stopped" }} EndpointInstance
  * @typedef {{ region: string, instances: Record<string, EndpointInstance>, parameters: Record<string, string>, releasesDir: string }} EndpointConfig
  */
 
 const configFile = process.argv[2];
+const port = Number(process.argv[3] ?? 80);
 /** @type {Map<string, number>} IMDSv2 session tokens and when they expire */
 const tokens = new Map();
 
@@ -103,6 +106,267 @@ function release(res, cfg, url) {
   createReadStream(file).pipe(res);
 }
 
+// ---- SSM Run Command ----------------------------------------------------------------------
+
+/**
+ * @typedef {{ commandId: string, instanceId: string, script: string, executionTimeout: number, deliverBy: number,
+ *   createdAt: number, visibleAt: number, status: string, details: string, deliveredAt?: number, responseCode: number,
+ *   stdout: string, stderr: string, comment: string, documentName: string }} Invocation
+ */
+/** @type {Map<string, Invocation>} by command id (one instance per command: what the membership steps send) */
+const invocations = new Map();
+/** @type {Map<string, number>} instance id to its agent's last poll */
+const agentSeen = new Map();
+/** @type {Map<string, () => void>} instance id to a waiting agent's wake-up */
+const agentWaiting = new Map();
+// SSM creates an invocation asynchronously: right after SendCommand, GetCommandInvocation answers
+// InvocationDoesNotExist for a moment. Clients must wait that out, and here they always have to.
+const INVOCATION_APPEARS_MS = 200;
+// What GetCommandInvocation returns of the output, as SSM truncates it.
+const STDOUT_LIMIT = 24000;
+const STDERR_LIMIT = 8000;
+
+/** @param {import("node:http").ServerResponse} res @param {number} status @param {object} payload */
+function json(res, status, payload) {
+  res.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
+  res.end(JSON.stringify(payload));
+}
+
+/** @param {import("node:http").ServerResponse} res @param {string} type @param {string} message */
+function jsonError(res, type, message) {
+  json(res, 400, { __type: type, message });
+}
+
+/** @param {EndpointConfig} cfg @param {string} instanceId */
+function instanceById(cfg, instanceId) {
+  return Object.entries(cfg.instances).find(([, i]) => i.instanceId === instanceId);
+}
+
+/** Moves an invocation on by the clock: delivery deadlines pass, terminated instances never run it. */
+/** @param {EndpointConfig} cfg @param {Invocation} inv */
+function advance(cfg, inv) {
+  const now = Date.now();
+  if (inv.status === "Pending" || inv.status === "Delayed") {
+    if (!instanceById(cfg, inv.instanceId)) Object.assign(inv, { status: "Failed", details: "Undeliverable", responseCode: -1 });
+    else if (now > inv.deliverBy) Object.assign(inv, { status: "TimedOut", details: "DeliveryTimedOut", responseCode: -1 });
+  }
+  if (inv.status === "InProgress" && inv.deliveredAt && now > inv.deliveredAt + (inv.executionTimeout + 30) * 1000) {
+    // The agent never reported (its machine went down mid-command).
+    Object.assign(inv, { status: "TimedOut", details: "ExecutionTimedOut", responseCode: -1 });
+  }
+}
+
+/** @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {string} action @param {any} input */
+function ssmApi(res, cfg, action, input) {
+  if (action === "SendCommand") {
+    const ids = input.InstanceIds ?? [];
+    if (input.Targets) return jsonError(res, "InvalidParameters", "the lab models SendCommand with InstanceIds only");
+    if (ids.length !== 1) return jsonError(res, "InvalidParameters", "the lab models SendCommand to exactly one instance");
+    if (input.DocumentName !== "AWS-RunShellScript")
+      return jsonError(res, "InvalidDocument", `${input.DocumentName}: the lab runs AWS-RunShellScript only`);
+    const found = instanceById(cfg, ids[0]);
+    // SSM knows an instance once its agent has registered; until then, or once it is gone, it refuses.
+    if (!found || !agentSeen.has(ids[0]))
+      return jsonError(res, "InvalidInstanceId", "Instances [[" + ids[0] + "]] not in a valid state for account 000000000000");
+    const commands = input.Parameters?.commands ?? [];
+    const timeoutSeconds = Number(input.TimeoutSeconds ?? 3600);
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 2592000) {
+      return jsonError(
+        res,
+        "ValidationException",
+        "1 validation error detected: Value at 'timeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 30"
+      );
+    }
+    const now = Date.now();
+    const commandId = randomUUID();
+    invocations.set(commandId, {
+      commandId,
+      instanceId: ids[0],
+      script: commands.join("\n"),
+      executionTimeout: Number(input.Parameters?.executionTimeout?.[0] ?? 3600),
+      deliverBy: now + timeoutSeconds * 1000,
+      createdAt: now,
+      visibleAt: now + INVOCATION_APPEARS_MS,
+      status: "Pending",
+      details: "Pending",
+      responseCode: -1,
+      stdout: "",
+      stderr: "",
+      comment: input.Comment ?? "",
+      documentName: input.DocumentName,
+    });
+    agentWaiting.get(ids[0])?.();
+    return json(res, 200, {
+      Command: {
+        CommandId: commandId,
+        DocumentName: input.DocumentName,
+        InstanceIds: ids,
+        Status: "Pending",
+        Comment: input.Comment ?? "",
+        TimeoutSeconds: timeoutSeconds,
+      },
+    });
+  }
+  if (action === "GetCommandInvocation") {
+    const inv = invocations.get(input.CommandId);
+    if (!inv || inv.instanceId !== input.InstanceId || Date.now() < inv.visibleAt) return jsonError(res, "InvocationDoesNotExist", "");
+    advance(cfg, inv);
+    return json(res, 200, {
+      CommandId: inv.commandId,
+      InstanceId: inv.instanceId,
+      Comment: inv.comment,
+      DocumentName: inv.documentName,
+      PluginName: "aws:runShellScript",
+      ResponseCode: inv.responseCode,
+      Status: inv.status,
+      StatusDetails: inv.details,
+      StandardOutputContent: inv.stdout.slice(0, STDOUT_LIMIT),
+      StandardErrorContent: inv.stderr.slice(0, STDERR_LIMIT),
+    });
+  }
+  if (action === "CancelCommand") {
+    const inv = invocations.get(input.CommandId);
+    if (!inv) return jsonError(res, "InvalidCommandId", "");
+    if (inv.status === "Pending" || inv.status === "Delayed" || inv.status === "InProgress")
+      Object.assign(inv, { status: "Cancelled", details: "Cancelled" });
+    return json(res, 200, {});
+  }
+  return jsonError(res, "InvalidAction", `${action} is not modelled by the lab`);
+}
+
+/** @param {string} text */
+function xml(text) {
+  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** EC2's query API, DescribeInstances only, with the filters the membership steps use. */
+/** @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {URLSearchParams} form */
+function ec2Api(res, cfg, form) {
+  const reply = (/** @type {number} */ status, /** @type {string} */ body) => {
+    res.writeHead(status, { "content-type": "text/xml;charset=UTF-8" });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+  };
+  const action = form.get("Action");
+  if (action !== "DescribeInstances") {
+    return reply(
+      400,
+      `<Response><Errors><Error><Code>InvalidAction</Code><Message>${xml(
+        action ?? ""
+      )} is not modelled by the lab</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`
+    );
+  }
+  /** @type {Record<string, string[]>} */
+  const filters = {};
+  for (let i = 1; form.has(`Filter.${i}.Name`); i++) {
+    const values = [];
+    for (let j = 1; form.has(`Filter.${i}.Value.${j}`); j++) values.push(/** @type {string} */ (form.get(`Filter.${i}.Value.${j}`)));
+    filters[/** @type {string} */ (form.get(`Filter.${i}.Name`))] = values;
+  }
+  const matches = Object.entries(cfg.instances).filter(([ip, inst]) =>
+    Object.entries(filters).every(([name, values]) => {
+      if (name === "private-ip-address") return values.includes(ip);
+      if (name === "instance-state-name") return values.includes(inst.state);
+      if (name.startsWith("tag:")) return values.includes(inst.tags[name.slice(4)]);
+      if (name === "instance-id") return values.includes(inst.instanceId);
+      return false;
+    })
+  );
+  const items = matches
+    .map(([ip, inst]) => {
+      const tags = Object.entries(inst.tags)
+        .map(([k, v]) => `<item><key>${xml(k)}</key><value>${xml(v)}</value></item>`)
+        .join("");
+      const code = inst.state === "running" ? 16 : 80;
+      return `<item><reservationId>r-${inst.instanceId.slice(
+        2
+      )}</reservationId><ownerId>000000000000</ownerId><groupSet/><instancesSet><item><instanceId>${
+        inst.instanceId
+      }</instanceId><instanceState><code>${code}</code><name>${
+        inst.state
+      }</name></instanceState><privateIpAddress>${ip}</privateIpAddress><tagSet>${tags}</tagSet></item></instancesSet></item>`;
+    })
+    .join("");
+  return reply(
+    200,
+    `<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><reservationSet>${items}</reservationSet></DescribeInstancesResponse>`
+  );
+}
+
+/** An API call from the deployer: SSM's JSON 1.1 protocol by its X-Amz-Target, else EC2's query protocol. */
+/** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg */
+function api(req, res, cfg) {
+  let body = "";
+  req.setEncoding("utf8").on("data", (d) => (body += d));
+  req.on("end", () => {
+    const target = String(req.headers["x-amz-target"] ?? "");
+    if (target.startsWith("AmazonSSM.")) {
+      let input;
+      try {
+        input = JSON.parse(body || "{}");
+      } catch {
+        return jsonError(res, "SerializationException", "the body is not JSON");
+      }
+      return ssmApi(res, cfg, target.slice("AmazonSSM.".length), input);
+    }
+    return ec2Api(res, cfg, new URLSearchParams(body));
+  });
+}
+
+/** The agent's long poll: the next pending invocation for this instance, or 204 after 20 s. */
+/** @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {EndpointInstance} instance */
+function agentNext(res, cfg, instance) {
+  const id = instance.instanceId;
+  agentSeen.set(id, Date.now());
+  const take = () => {
+    for (const inv of invocations.values()) {
+      advance(cfg, inv);
+      if (inv.instanceId === id && inv.status === "Pending") return inv;
+    }
+    return undefined;
+  };
+  const send = (/** @type {Invocation} */ inv) => {
+    Object.assign(inv, { status: "InProgress", details: "InProgress", deliveredAt: Date.now() });
+    reply(res, 200, `${inv.commandId}\n${inv.executionTimeout}\n${inv.script}\n`);
+  };
+  const ready = take();
+  if (ready) return send(ready);
+  const timer = setTimeout(() => {
+    agentWaiting.delete(id);
+    reply(res, 204, "");
+  }, 20_000);
+  agentWaiting.set(id, () => {
+    const inv = take();
+    if (!inv) return;
+    clearTimeout(timer);
+    agentWaiting.delete(id);
+    send(inv);
+  });
+  res.on("close", () => {
+    clearTimeout(timer);
+    if (!res.writableEnded) agentWaiting.delete(id);
+  });
+}
+
+/** The agent's report: exit code, then stdout and stderr base64-encoded, one per line. */
+/** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {EndpointInstance} instance @param {URL} url */
+function agentResult(req, res, instance, url) {
+  let body = "";
+  req.setEncoding("utf8").on("data", (d) => (body += d));
+  req.on("end", () => {
+    const inv = invocations.get(url.searchParams.get("command") ?? "");
+    if (!inv || inv.instanceId !== instance.instanceId) return reply(res, 404, "");
+    agentSeen.set(instance.instanceId, Date.now());
+    if (inv.status !== "InProgress") return reply(res, 200, ""); // cancelled meanwhile: the result is dropped, as SSM drops it
+    const [rc, out, err] = body.split("\n");
+    const code = Number(rc);
+    const decode = (/** @type {string | undefined} */ b) => Buffer.from(b ?? "", "base64").toString("utf8");
+    // timeout(1)'s 124: the command ran past its executionTimeout.
+    const outcome = code === 0 ? ["Success", "Success"] : code === 124 ? ["TimedOut", "ExecutionTimedOut"] : ["Failed", "Failed"];
+    Object.assign(inv, { status: outcome[0], details: outcome[1], responseCode: code, stdout: decode(out), stderr: decode(err) });
+    reply(res, 200, "");
+  });
+}
+
 const server = createServer((req, res) => {
   const source = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
   const url = new URL(req.url ?? "/", "http://169.254.169.254");
@@ -115,9 +379,17 @@ const server = createServer((req, res) => {
   }
   if (url.pathname.startsWith("/etcd-releases/") && req.method === "GET") return release(res, cfg, url);
   const instance = cfg.instances[source];
+  // The deployer's AWS CLI (with --endpoint-url): the account's API. Members' roles may not call it.
+  if (req.method === "POST" && url.pathname === "/") {
+    return instance === undefined
+      ? api(req, res, cfg)
+      : reply(res, 403, `AccessDeniedException\n${source} is an instance: its role may not call the API`);
+  }
   if (instance === undefined) return reply(res, 403, `AccessDeniedException\n${source} is no instance of this lab.`);
+  if (url.pathname === "/lab/ssm/agent/next" && req.method === "GET") return agentNext(res, cfg, instance);
+  if (url.pathname === "/lab/ssm/agent/result" && req.method === "POST") return agentResult(req, res, instance, url);
   if (url.pathname.startsWith("/latest/")) return metadata(req, res, cfg, instance, url);
   if (url.pathname === "/lab/ssm/get-parameter" && req.method === "GET") return getParameter(res, cfg, url);
   return reply(res, 404, "");
 });
-server.listen(80, "0.0.0.0", () => console.log(`${new Date().toISOString()} lab aws endpoint listening on :80`));
+server.listen(port, "0.0.0.0", () => console.log(`${new Date().toISOString()} lab aws endpoint listening on :${port}`));

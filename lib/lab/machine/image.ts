@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runStreaming, which } from "../command";
 import { AWS_CLI_STANDIN } from "./aws-cli";
+import { SSM_AGENT_STANDIN, SSM_AGENT_UNIT } from "./ssm-agent";
 
 /**
  * The root filesystem every lab machine boots: Debian bookworm as debootstrap makes it, with
@@ -42,6 +43,8 @@ export const PACKAGES: readonly string[] = [
 export interface ImageFile {
   readonly content: string;
   readonly mode: number;
+  /** A symbolic link to this target instead of a file (content and mode are then unused). */
+  readonly symlink?: string;
 }
 
 /** Files the lab adds to the image: what makes cloud-init and the AWS CLI find the lab, not AWS. */
@@ -61,6 +64,10 @@ export const IMAGE_FILES: Readonly<Record<string, ImageFile>> = {
   // which builds what this file lists (as on Debian's cloud images).
   "/etc/locale.gen": { content: "en_US.UTF-8 UTF-8\n", mode: 0o644 },
   "/usr/local/bin/aws": { content: AWS_CLI_STANDIN, mode: 0o755 },
+  // Amazon Linux runs amazon-ssm-agent from boot: the lab's stand-in does the same.
+  "/usr/local/sbin/lab-ssm-agent": { content: SSM_AGENT_STANDIN, mode: 0o755 },
+  "/etc/systemd/system/lab-ssm-agent.service": { content: SSM_AGENT_UNIT, mode: 0o644 },
+  "/etc/systemd/system/multi-user.target.wants/lab-ssm-agent.service": { content: "", mode: 0o644, symlink: "../lab-ssm-agent.service" },
   // An empty machine-id: systemd makes one on first boot, so each machine has its own.
   "/etc/machine-id": { content: "", mode: 0o444 },
   // A container has no consoles to run gettys on, and nothing to log in to.
@@ -143,6 +150,7 @@ export function writeImageFiles(rootfs: string, files: Readonly<Record<string, I
   for (const [path, file] of Object.entries(files)) {
     const target = join(rootfs, path);
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, file.content, { mode: file.mode });
+    if (file.symlink !== undefined) symlinkSync(file.symlink, target);
+    else writeFileSync(target, file.content, { mode: file.mode });
   }
 }
