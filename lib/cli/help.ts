@@ -7,7 +7,12 @@ import { DEFAULT_LAB } from "../lab/lab";
 const CONNECTION = `connection, in order of precedence:
   --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
   --stack cdktf.out/stacks/NAME   the outputs of a synthesized EtcdCluster
-  ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY`;
+  ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY
+transport:
+  --transport=direct  dial the endpoints from this machine, inside the VPC (the default)
+  --transport=ssm     SSM Run Command on each endpoint's member, with AWS credentials only
+  --cluster-tag TAG   the members' etcd:cluster tag (default: the --stack's)
+  --region R          their region (default: the --stack's, else the AWS CLI's)`;
 
 const MEMBERSHIP_FLAGS = `  --peer-url URL    the member's peer URL, https://IP:2380 (required)
   --name NAME       its etcd name, for the messages (default: as etcd reports it)
@@ -15,11 +20,11 @@ const MEMBERSHIP_FLAGS = `  --peer-url URL    the member's peer URL, https://IP:
 
 /** Help of each top-level command, by name. */
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
-  status: `usage: etcd-cluster status [--stack DIR | --endpoints URLS --pki DIR]
+  status: `usage: etcd-cluster status [--stack DIR | --endpoints URLS --pki DIR] [--transport direct|ssm]
 Member list, the health of every member, and when each certificate in the PKI directory expires
 (a warning 30 days ahead). Exit 0 when every member is healthy, else 1.
 ${CONNECTION}`,
-  members: `usage: etcd-cluster members [--stack DIR | --endpoints URLS --pki DIR]
+  members: `usage: etcd-cluster members [--stack DIR | --endpoints URLS --pki DIR] [--transport direct|ssm]
 The member list only, as etcdctl member list prints it (learners and unstarted members marked).
 ${CONNECTION}`,
   add: `usage: etcd-cluster add --peer-url URL [--name NAME] [--timeout SECONDS] [connection]

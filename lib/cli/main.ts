@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The operator CLI: what the recipe did with etcdctl, on the same code the deploy runs.
-import { EtcdClient } from "../membership/etcd-membership";
 import { addLearner, parseFlags, promote, remove } from "../membership/etcd-membership";
 import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "./certificate-expiry";
+import { clientFor, unreachableMessage } from "./client";
 import { formatHealth, formatMemberList, gatherStatus } from "./cluster-status";
-import { resolveConnection, UsageError, type ConnectionFlags } from "./connection";
+import { resolveConnection, UsageError, type Connection, type ConnectionFlags } from "./connection";
 import { LAB_USAGE, labCommand } from "./lab-command";
 import { COMMAND_HELP, isHelpFlag, versionLine, wantsHelp } from "./help";
 import { PKI_USAGE, pkiCommand } from "./pki-command";
@@ -23,7 +23,11 @@ ${LAB_USAGE}
 connection, in order of precedence:
   --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
   --stack cdktf.out/stacks/NAME   the outputs of a synthesized EtcdCluster
-  ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY`;
+  ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY
+transport:
+  --transport=direct              dial the endpoints from this machine (inside the VPC; the default)
+  --transport=ssm                 Run Command on each endpoint's member, with AWS credentials only;
+                                  members found by --cluster-tag (or the --stack's), in --region`;
 
 export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,12 +44,13 @@ export async function main(argv: string[], out: (line: string) => void = console
   }
   if (command === "pki") return pkiCommand(rest, out);
   const flags = parseFlags(rest);
+  let connection: Connection | undefined;
   try {
     switch (command) {
       case "status":
       case "members": {
-        const connection = resolveConnection(flags as ConnectionFlags);
-        const status = await gatherStatus(new EtcdClient(connection), connection.endpoints);
+        connection = resolveConnection(flags as ConnectionFlags);
+        const status = await gatherStatus(clientFor(connection, out), connection.endpoints);
         formatMemberList(status).forEach((l) => out(l));
         if (command === "status") {
           formatHealth(status).forEach((l) => out(l));
@@ -57,10 +62,10 @@ export async function main(argv: string[], out: (line: string) => void = console
       case "promote":
       case "remove": {
         if (!flags["peer-url"]) throw new UsageError(`${command} needs --peer-url https://IP:2380`);
-        const connection = resolveConnection(flags as ConnectionFlags);
+        connection = resolveConnection(flags as ConnectionFlags);
         const step = { add: addLearner, promote, remove }[command];
         await step({
-          client: new EtcdClient(connection),
+          client: clientFor(connection, out),
           peerUrl: flags["peer-url"],
           name: flags.name,
           timeoutMs: Number(flags.timeout ?? 600) * 1000,
@@ -73,7 +78,7 @@ export async function main(argv: string[], out: (line: string) => void = console
         return command === undefined || command === "help" || isHelpFlag(command) ? 0 : 2;
     }
   } catch (err) {
-    out(`etcd-cluster ${command}: ${(err as Error).message}`);
+    out(`etcd-cluster ${command}: ${(connection && unreachableMessage(err, connection)) ?? (err as Error).message}`);
     return err instanceof UsageError ? 2 : 1;
   }
 }

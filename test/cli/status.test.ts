@@ -1,4 +1,6 @@
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { formatExpiry, readCertificateExpiry } from "../../lib/cli/certificate-expiry";
 import { main } from "../../lib/cli/main";
@@ -87,7 +89,32 @@ describe("where the CLI finds the cluster", () => {
       cacert: "/p/ca.pem",
       cert: "/p/admin.pem",
       key: "/p/admin-key.pem",
+      transport: "direct",
     });
+  });
+
+  test("GIVEN --transport=ssm and a synthesized stack THEN the members' etcd:cluster tag and the provider's region come from it", () => {
+    const { json } = synthCluster();
+    const dir = tempDir("stack-");
+    fs.writeFileSync(path.join(dir, "cdk.tf.json"), JSON.stringify(json));
+    const tag = (Object.values(json.resource.aws_instance)[0] as any).tags["etcd:cluster"];
+    expect(resolveConnection({ stack: dir, transport: "ssm" }, {})).toMatchObject({
+      transport: "ssm",
+      clusterTag: tag,
+      region: json.provider.aws[0].region,
+    });
+    expect(
+      resolveConnection({ stack: dir, transport: "ssm", "cluster-tag": "etcd-0123456789abcdef", region: "eu-west-1" }, {})
+    ).toMatchObject({ clusterTag: "etcd-0123456789abcdef", region: "eu-west-1" });
+  });
+
+  test.each([
+    [{ transport: "ssh" }, /--transport is "ssh": use "direct" \(from inside the VPC\) or "ssm"/],
+    [{ transport: "ssm" }, /--transport=ssm finds the members by their etcd:cluster tag: give --stack .* or --cluster-tag/],
+  ])("GIVEN %j THEN a usage error says what to give", (flags, message) => {
+    const base = { endpoints: "https://127.0.0.1:9", pki: "/p" };
+    expect(() => resolveConnection({ ...base, ...flags }, {})).toThrow(UsageError);
+    expect(() => resolveConnection({ ...base, ...flags }, {})).toThrow(message);
   });
 
   test("GIVEN a synthesized stack THEN its etcdctl_environment output is used", () => {
@@ -115,19 +142,64 @@ describe("the CLI's errors for a cluster it cannot use", () => {
   test("GIVEN nothing listening THEN status exits 1 naming the endpoint and what to check", async () => {
     const { code, text } = await run("status", "--endpoints", "https://127.0.0.1:9", "--pki", FIXTURE_PKI);
     expect(code).toBe(1);
-    expect(text).toMatch(
-      /^etcd-cluster status: no etcd endpoint answered:\n\s+https:\/\/127\.0\.0\.1:9: connection refused: is etcd running there/
-    );
+    expect(text).toMatch(/^etcd-cluster status: cannot reach the cluster's members from this machine: .*use --transport=ssm/);
+    expect(text).toMatch(/\n\s+https:\/\/127\.0\.0\.1:9: connection refused: is etcd running there/);
+  });
+
+  test("GIVEN something other than etcd answering at the address THEN status says plainly no member answered, and names the other transport", async () => {
+    // GIVEN a plain HTTP server where the member should be (on loopback)
+    const server = http.createServer((_, res) => res.end("not etcd"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // WHEN
+      const { code, text } = await run("status", "--endpoints", `https://127.0.0.1:${port}`, "--pki", FIXTURE_PKI);
+      // THEN the first line is the plain fact and the way out; the TLS detail only follows
+      expect(code).toBe(1);
+      const [first, ...rest] = text.split("\n");
+      expect(first).toMatch(
+        /cannot reach the cluster's members from this machine: .*something else answers at those addresses.*--transport=ssm/
+      );
+      expect(first).not.toMatch(/TLS|certificate/);
+      expect(rest.join("\n")).toMatch(new RegExp(`https://127\\.0\\.0\\.1:${port}: TLS failed`));
+    } finally {
+      server.close();
+    }
+  });
+
+  test("GIVEN --transport=ssm and an SSM that cannot be reached THEN status says Run Command reached no member, and names the direct transport", async () => {
+    // GIVEN the real AWS CLI, pointed at a loopback port where nothing listens
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+      AWS_ACCESS_KEY_ID: "AKIATESTTESTTESTTEST",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_MAX_ATTEMPTS: "1",
+      AWS_CONFIG_FILE: "/dev/null",
+      AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+      AWS_EC2_METADATA_DISABLED: "true",
+      ETCD_CLUSTER_AWS_CLI: fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : "aws",
+    });
+    try {
+      // WHEN
+      const { code, text } = await run(
+        "members",
+        ...["--endpoints", "https://172.16.0.101:2379", "--pki", FIXTURE_PKI],
+        ...["--transport=ssm", "--cluster-tag", "etcd-0123456789abcdef", "--region", "us-east-1"]
+      );
+      // THEN
+      expect(code).toBe(1);
+      expect(text).toMatch(
+        /^etcd-cluster members: cannot reach the cluster's members through SSM Run Command \(cluster etcd-0123456789abcdef\): .*--transport=direct/
+      );
+      expect(text).toMatch(/https:\/\/172\.16\.0\.101:2379: aws ec2 describe-instances: .*127\.0\.0\.1:9/);
+    } finally {
+      process.env = saved;
+    }
   });
 
   test("GIVEN a PKI directory without the admin certificate THEN the error names the file and the flag", async () => {
-    const { code, text } = await run(
-      "members",
-      "--endpoints",
-      "https://127.0.0.1:9",
-      "--pki",
-      tempDir("no-pki-")
-    );
+    const { code, text } = await run("members", "--endpoints", "https://127.0.0.1:9", "--pki", tempDir("no-pki-"));
     expect(code).toBe(1);
     expect(text).toMatch(/cannot read the CA certificate \(--cacert\) .*ca\.pem/);
   });
