@@ -377,6 +377,11 @@ export class Lab {
     return this.machine(member).consoleLog;
   }
 
+  /** The AWS endpoint's request log: one line per call, with its source address and API action. */
+  awsEndpointLog(): string {
+    return readFileSync(join(labHome(this.name), "aws-endpoint.log"), "utf8");
+  }
+
   /** The host pid of the etcd process in the member's machine, while one runs. */
   pid(member: string): number | undefined {
     const p = this.state.processes[this.member(member).name];

@@ -38,8 +38,11 @@ export async function seedLab(project: LabProject, members: EtcdMemberProps[] = 
  * A seed-cluster lab for one suite: deployed before its tests, taken down after them (also when
  * they fail). Jest runs a file's beforeAll hooks in order, so a suite's own ones after this see the lab.
  */
-export function useSeedLab(labName: string): { readonly lab: Lab; readonly project: LabProject } {
-  const project = new LabProject(labName);
+export function useSeedLab(
+  labName: string,
+  options: ConstructorParameters<typeof LabProject>[1] = {}
+): { readonly lab: Lab; readonly project: LabProject } {
+  const project = new LabProject(labName, options);
   let lab: Lab | undefined;
   beforeAll(async () => {
     lab = await seedLab(project);

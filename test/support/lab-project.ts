@@ -20,14 +20,21 @@ export class LabProject {
   /** When each line of `log` arrived (Date.now()). */
   readonly loggedAt: number[] = [];
 
-  constructor(readonly labName: string) {}
+  /**
+   * `clusterProps` go into every synth (a synth's own props win); `deployer` is where the lab puts
+   * Terraform: inside the VPC (the default) or outside it, with no route to the members.
+   */
+  constructor(
+    readonly labName: string,
+    private readonly options: { clusterProps?: Partial<EtcdClusterProps>; deployer?: "inside" | "outside" } = {}
+  ) {}
 
   /**
    * `cdktf synth` of the seed example with these members (and any other props): returns the stack
    * directory. etcd is installed from the lab's mirror unless `props.install` says otherwise.
    */
   synth(members: EtcdMemberProps[], props: Partial<EtcdClusterProps> = {}): string {
-    props = { install: labEtcdInstall(), ...props };
+    props = { install: labEtcdInstall(), ...this.options.clusterProps, ...props };
     // Required lazily: the example imports this library, which this helper serves.
     const { SeedClusterStack } = require("../../examples/seed-cluster/stack") as typeof import("../../examples/seed-cluster/stack");
     const app = new App({ outdir: this.outdir, stackTraces: false });
@@ -38,7 +45,8 @@ export class LabProject {
 
   /** `cdktf deploy` of the last synth into the lab. */
   deploy(options: { signal?: AbortSignal; healthyTimeoutMs?: number; machine?: "container" | "vm" } = {}): Promise<Lab> {
-    return labDeploy({ stackDir: this.stackDir, pkiDirectory: this.pki, labName: this.labName, log: this.record, ...options });
+    const deployer = this.options.deployer;
+    return labDeploy({ stackDir: this.stackDir, pkiDirectory: this.pki, labName: this.labName, log: this.record, deployer, ...options });
   }
 
   /** `cdktf destroy`. */

@@ -299,6 +299,8 @@ function api(req, res, cfg) {
   req.setEncoding("utf8").on("data", (d) => (body += d));
   req.on("end", () => {
     const target = String(req.headers["x-amz-target"] ?? "");
+    // Named in the request log, as CloudTrail names each call.
+    res.setHeader("x-lab-action", target || `ec2:${new URLSearchParams(body).get("Action") ?? "?"}`);
     if (target.startsWith("AmazonSSM.")) {
       let input;
       try {
@@ -370,7 +372,10 @@ function agentResult(req, res, instance, url) {
 const server = createServer((req, res) => {
   const source = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
   const url = new URL(req.url ?? "/", "http://169.254.169.254");
-  res.on("finish", () => console.log(`${new Date().toISOString()} ${source} ${req.method} ${url.pathname} ${res.statusCode}`));
+  res.on("finish", () => {
+    const action = res.getHeader("x-lab-action");
+    console.log(`${new Date().toISOString()} ${source} ${req.method} ${url.pathname}${action ? ` ${action}` : ""} ${res.statusCode}`);
+  });
   let cfg;
   try {
     cfg = config();
