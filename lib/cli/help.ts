@@ -50,19 +50,20 @@ the AWS CLI on PATH and its credentials, so a team and its CI deploy with the on
 
 const NAME_FLAG = `  --name LAB        the lab (default ${DEFAULT_LAB})`;
 const PKI_FLAG = "  --pki DIR         the PKI directory (default: the one the stack's etcdctl_environment output names)";
-const VM_FLAG = "  --vm              members are full qemu VMs (KVM where it works, else TCG: minutes), not containers";
+const VM_FLAG = `  --vm              members are full qemu VMs (KVM where it works, else TCG: minutes), not containers
+  --outside         the deployer has no route to the members, as a laptop or a CI runner outside the VPC`;
 const member = (what: string) => `usage: etcd-cluster lab ${what} MEMBER [--name LAB]\n`;
 
 /** Help of each `lab` subcommand, by name. */
 export const LAB_HELP: Readonly<Record<string, string>> = {
-  deploy: `usage: etcd-cluster lab deploy STACK_DIR [--pki DIR] [--vm] [--name LAB]
+  deploy: `usage: etcd-cluster lab deploy STACK_DIR [--pki DIR] [--vm] [--outside] [--name LAB]
 cdktf deploy of a synthesized stack (cdktf.out/stacks/NAME), with this host standing in for AWS: the
 real terraform init + apply. Starts the lab if it is not running. Root, Debian's etcd,
 systemd-container, debootstrap and Terraform >= 1.11 on PATH.
 ${PKI_FLAG}
 ${VM_FLAG}
 ${NAME_FLAG}`,
-  up: `usage: etcd-cluster lab up STACK_DIR [--pki DIR] [--vm] [--name LAB]
+  up: `usage: etcd-cluster lab up STACK_DIR [--pki DIR] [--vm] [--outside] [--name LAB]
 lab deploy to a lab that is not running yet (refused if it is).
 ${PKI_FLAG}
 ${VM_FLAG}

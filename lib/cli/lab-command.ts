@@ -8,11 +8,12 @@ import { labHome, validateLabName } from "../lab/state";
 import { resolveConnection, UsageError } from "./connection";
 import { isHelpFlag, LAB_HELP, wantsHelp } from "./help";
 
-export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR] [--vm]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
-                                (--vm, for a new lab: members are full qemu VMs, KVM where it works, else TCG: minutes)
+export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR] [--vm] [--outside]  cdktf deploy, with this host standing in for AWS: the real terraform init + apply
+                                (for a new lab, --vm: members are full qemu VMs, KVM where it works, else TCG: minutes;
+                                --outside: the deployer has no route to the members, as a laptop or CI runner outside the VPC)
   lab destroy STACK_DIR         cdktf destroy: the real terraform destroy; the lab goes once the stack is gone
   lab plan STACK_DIR            terraform plan -detailed-exitcode against the lab (exit 0: no changes, 2: changes)
-  lab up STACK_DIR [--pki DIR] [--vm]  lab deploy to a lab that is not running yet
+  lab up STACK_DIR [--pki DIR] [--vm] [--outside]  lab deploy to a lab that is not running yet
   lab status                    the status command above, run inside the lab
   lab stop|start|reboot MEMBER  stop, start or reboot the member's machine, as EC2 does its instance
   lab kill MEMBER               power loss: the member's machine stops at once
@@ -30,6 +31,7 @@ interface LabArgs {
   readonly name: string;
   readonly pki?: string;
   readonly vm: boolean;
+  readonly outside: boolean;
 }
 
 const MEMBER_COMMANDS = ["stop", "start", "reboot", "kill", "wipe", "partition", "evidence"];
@@ -56,7 +58,7 @@ export async function labCommand(argv: string[], out: Out): Promise<number> {
   }
 }
 
-async function dispatch({ sub, positional, name, pki, vm }: LabArgs, out: Out): Promise<number> {
+async function dispatch({ sub, positional, name, pki, vm, outside }: LabArgs, out: Out): Promise<number> {
   const step = async <T>(what: string, action: () => T | Promise<T>): Promise<T> => {
     const t = Date.now();
     const result = await action();
@@ -76,9 +78,11 @@ async function dispatch({ sub, positional, name, pki, vm }: LabArgs, out: Out): 
         );
       }
       if (running && vm) throw new UsageError(`--vm chooses the machines of a new lab, and lab "${name}" is running`);
+      if (running && outside) throw new UsageError(`--outside places the deployer of a new lab, and lab "${name}" is running`);
       const pkiDirectory = running ? undefined : pki ?? pkiOfStack(stackDir);
       const t = Date.now();
-      const lab = await labDeploy({ stackDir, pkiDirectory, labName: name, log: out, machine: vm ? "vm" : "container" });
+      const deployer = outside ? "outside" : "inside";
+      const lab = await labDeploy({ stackDir, pkiDirectory, labName: name, log: out, machine: vm ? "vm" : "container", deployer });
       out(`[lab ${name}] deployed in ${((Date.now() - t) / 1000).toFixed(2)} s`);
       return statusView(lab, out);
     }
@@ -194,6 +198,7 @@ function parseLabArgs(argv: string[]): LabArgs {
   const positional: string[] = [];
   const flags: Record<string, string> = {};
   let vm = false;
+  let outside = false;
   for (let i = 0; i < rest.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
     if (!m) {
@@ -204,12 +209,16 @@ function parseLabArgs(argv: string[]): LabArgs {
       vm = true;
       continue;
     }
+    if (m[1] === "outside" && m[2] === undefined && (sub === "up" || sub === "deploy")) {
+      outside = true;
+      continue;
+    }
     if (m[1] !== "name" && !(m[1] === "pki" && (sub === "up" || sub === "deploy"))) throw new UsageError(`lab ${sub} takes no --${m[1]}`);
     const value = m[2] ?? rest[++i];
     if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value`);
     flags[m[1]] = value;
   }
-  return { sub, positional, name: flags.name ?? DEFAULT_LAB, pki: flags.pki, vm };
+  return { sub, positional, name: flags.name ?? DEFAULT_LAB, pki: flags.pki, vm, outside };
 }
 
 function one(positional: string[], what: string): string {
