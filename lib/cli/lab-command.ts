@@ -141,15 +141,21 @@ async function dispatch({ sub, positional, name, pki, vm, outside }: LabArgs, ou
  * The operator CLI's own `status` (this file's sibling main), run from the deployer's namespace
  * against the lab's members: the view an operator gets on the real cluster, by the same code.
  */
+/**
+ * `etcd-cluster status` where the deployer stands: inside the VPC it dials the members; outside it
+ * has no route to them and goes through the lab's SSM Run Command, as an operator's laptop would.
+ */
 async function statusView(lab: Lab, out: Out): Promise<number> {
   const endpoints = lab.memberNames.map((m) => lab.clientUrl(m)).join(",");
-  const argv = [...nodeRunning("main"), "status", "--endpoints", endpoints, "--pki", lab.pkiDirectory];
-  out(`[lab ${lab.name}] etcd-cluster status --endpoints ${endpoints} --pki ${lab.pkiDirectory} (in ${lab.network.deployer.netns}):`);
+  const tag = lab.memberNames.map((m) => lab.member(m).tags?.["etcd:cluster"]).find(Boolean);
+  const viaSsm = lab.network.observer !== undefined && tag !== undefined;
+  const flags = ["--endpoints", endpoints, "--pki", lab.pkiDirectory, ...(viaSsm ? ["--transport=ssm", "--cluster-tag", tag] : [])];
+  out(`[lab ${lab.name}] etcd-cluster status ${flags.join(" ")} (in ${lab.network.deployer.netns}):`);
   const t = Date.now();
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", lab.network.deployer.netns, ...argv], {
-      // PATH only: the caller's ETCDCTL_* must not change what the view shows.
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...tsNodeEnv() },
+    const child = spawn("ip", ["netns", "exec", lab.network.deployer.netns, ...nodeRunning("main"), "status", ...flags], {
+      // PATH (and the lab's AWS endpoint) only: the caller's ETCDCTL_* and AWS_* must not change what the view shows.
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...tsNodeEnv(), ...(viaSsm ? lab.deployerAwsEnvironment() : {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let pending = "";
