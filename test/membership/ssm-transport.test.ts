@@ -133,9 +133,9 @@ test("GIVEN no agent picks the command up WHEN the bound passes THEN the request
     .catch((e: unknown) => e as Error & { code?: string });
   expect(error).toMatchObject({
     code: "SSM_TIMEOUT",
-    message: expect.stringMatching(/^Run Command on i-0123456789abcdef0 was still Pending after [67] s: cancelled it$/),
+    message: expect.stringMatching(/^Run Command on i-0123456789abcdef0 was still Pending after \d+ s: cancelled it$/),
   });
-  expect(lines).toContainEqual(expect.stringMatching(/^waiting for Run Command \S+ on i-0123456789abcdef0: Pending \(5 s\)$/));
+  expect(lines).toContainEqual(expect.stringMatching(/^waiting for Run Command \S+ on i-0123456789abcdef0: Pending \(\d+ s\)$/));
   expect(fs.readFileSync(logFile, "utf8").slice(mark)).toMatch(/POST \/ AmazonSSM\.CancelCommand 200/);
 });
 
