@@ -1,0 +1,147 @@
+import { shQuote } from "../shell-quote";
+
+/** Where the snapshots go: an S3 bucket (or an S3-compatible store at `endpointUrl`). */
+export interface BackupTarget {
+  readonly bucket: string;
+  /** Key prefix of this cluster's snapshots, without a trailing slash (e.g. "etcd/etcd-0123456789abcdef"). */
+  readonly prefix: string;
+  readonly region: string;
+  /** SSE-KMS key (id, ARN or alias); the bucket's default aws/s3 key when not given. */
+  readonly kmsKeyId?: string;
+  /** Endpoints instead of AWS's: an S3-compatible store (MinIO, the lab's S3 server), the lab's CloudWatch. */
+  readonly endpointUrls?: { readonly s3?: string; readonly cloudwatch?: string };
+}
+
+export interface BackupScriptInput {
+  readonly target: BackupTarget;
+  readonly clusterToken: string;
+  readonly memberName: string;
+  /** Where etcdctl (and, from 3.5 on, etcdutl) are: the install plan's binDir. */
+  readonly binDir: string;
+  /** The member's own client URL and certificate, as its user data writes them. */
+  readonly client: { readonly url: string; readonly cacert: string; readonly cert: string; readonly key: string };
+  /** CloudWatch namespace of the BackupSucceeded/BackupFailed metrics. */
+  readonly metricNamespace: string;
+}
+
+/**
+ * The member's backup command (installed as /usr/local/sbin/etcd-backup): `etcd-backup` on a timer
+ * takes the snapshot only on the current leader, so one member per interval uploads one;
+ * `etcd-backup --force` (before a membership change) takes it wherever it runs. Each run saves a
+ * snapshot, checks it with `snapshot status` (etcdutl from 3.5 on, etcdctl on 3.4), compresses
+ * it, uploads it with SSE-KMS and then, beside it, its metadata (etcd version, revision, hash,
+ * member list, cluster token, time, the SHA-256 of the upload): a snapshot without metadata is
+ * an upload that did not finish. A failure exits non-zero, says which step failed, and reports
+ * BackupFailed to CloudWatch (the metric needs no agent). Like the boot script it never writes
+ * `${` or `%{`, which Terraform would read as a template in the user data.
+ */
+export function renderBackupScript(input: BackupScriptInput): string {
+  const { target, client } = input;
+  return `#!/bin/sh
+# Takes, checks and uploads a snapshot of this etcd member's cluster. Run as root.
+set -eu
+
+BUCKET=${shQuote(target.bucket)}
+PREFIX=${shQuote(target.prefix)}
+REGION=${shQuote(target.region)}
+KMS_KEY_ID=${shQuote(target.kmsKeyId ?? "")}
+S3_ENDPOINT_URL=${shQuote(target.endpointUrls?.s3 ?? "")}
+CLOUDWATCH_ENDPOINT_URL=${shQuote(target.endpointUrls?.cloudwatch ?? "")}
+CLUSTER_TOKEN=${shQuote(input.clusterToken)}
+MEMBER=${shQuote(input.memberName)}
+BIN_DIR=${shQuote(input.binDir)}
+METRIC_NAMESPACE=${shQuote(input.metricNamespace)}
+ETCDCTL_API=3
+ETCDCTL_ENDPOINTS=${shQuote(client.url)}
+ETCDCTL_CACERT=${shQuote(client.cacert)}
+ETCDCTL_CERT=${shQuote(client.cert)}
+ETCDCTL_KEY=${shQuote(client.key)}
+export ETCDCTL_API ETCDCTL_ENDPOINTS ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY
+AWS_PAGER=
+export AWS_PAGER
+
+log() { echo "etcd-backup: $*"; }
+step=start
+fail() { log "failed at $step: $*" >&2; metric BackupFailed 1 Count; exit 1; }
+
+# aws with the service's endpoint, when one is configured: aws_at URL ARGS...
+aws_at() {
+  url=$1
+  shift
+  if [ -n "$url" ]; then aws --region "$REGION" --endpoint-url "$url" "$@"; else aws --region "$REGION" "$@"; fi
+}
+
+# Best effort: a metric that cannot be sent must not hide the backup's own outcome.
+metric() {
+  aws_at "$CLOUDWATCH_ENDPOINT_URL" cloudwatch put-metric-data --namespace "$METRIC_NAMESPACE" --metric-name "$1" --value "$2" --unit "$3" \\
+    --dimensions "ClusterToken=$CLUSTER_TOKEN" >/dev/null 2>&1 || log "could not put metric $1 (CloudWatch unreachable or not allowed)"
+}
+
+# One "Key" : value pair of \`etcdctl -w fields\` output.
+field() { sed -n "s/^\\"$1\\" : //p" | head -n 1 | tr -d '"'; }
+
+is_leader() {
+  status=$("$BIN_DIR/etcdctl" endpoint status -w fields) || fail "etcdctl endpoint status on $ETCDCTL_ENDPOINTS"
+  [ "$(echo "$status" | field MemberID)" = "$(echo "$status" | field Leader)" ]
+}
+
+snapshot_status() {
+  if [ -x "$BIN_DIR/etcdutl" ]; then "$BIN_DIR/etcdutl" snapshot status -w fields "$1"; else "$BIN_DIR/etcdctl" snapshot status -w fields "$1"; fi
+}
+
+main() {
+  force=no reason=scheduled
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --force) force=yes ;;
+      --reason) reason=$2; shift ;;
+      *) fail "unknown argument $1 (usage: etcd-backup [--force] [--reason TEXT])" ;;
+    esac
+    shift
+  done
+  step=leader
+  if [ "$force" = no ] && ! is_leader; then
+    log "not the leader: the leader takes the scheduled backup"
+    exit 0
+  fi
+  work=$(mktemp -d /var/tmp/etcd-backup.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  started=$(date +%s)
+  step=save
+  "$BIN_DIR/etcdctl" snapshot save "$work/snapshot.db" >"$work/save.log" 2>&1 || fail "etcdctl snapshot save: $(tail -n 3 "$work/save.log")"
+  step=verify
+  snapshot_status "$work/snapshot.db" >"$work/status" 2>&1 || fail "snapshot status: $(tail -n 3 "$work/status")"
+  revision=$(field Revision <"$work/status")
+  hash=$(field Hash <"$work/status")
+  total_keys=$(field Keys <"$work/status")
+  # A new cluster's first snapshot is at revision 0: what must be there is a number.
+  case "$revision$hash$total_keys" in
+    *[!0-9]* | "") fail "snapshot status did not give a revision, hash and key count: $(cat "$work/status")" ;;
+  esac
+  [ -n "$revision" ] && [ -n "$hash" ] && [ -n "$total_keys" ] || fail "snapshot status did not give a revision, hash and key count: $(cat "$work/status")"
+  step=compress
+  gzip -9 -n -c "$work/snapshot.db" >"$work/snapshot.db.gz" || fail "gzip"
+  sha256=$(sha256sum "$work/snapshot.db.gz" | cut -d ' ' -f 1)
+  bytes=$(wc -c <"$work/snapshot.db.gz" | tr -d ' ')
+  step=metadata
+  taken_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  version=$("$BIN_DIR/etcdctl" endpoint status -w fields | field Version) || fail "etcdctl endpoint status"
+  members=$("$BIN_DIR/etcdctl" member list -w json) || fail "etcdctl member list"
+  name="$(date -u +%Y%m%dT%H%M%SZ)-$MEMBER-rev$revision"
+  cat >"$work/metadata.json" <<EOF
+{"format":1,"snapshot":"$name.snapshot.db.gz","sha256":"$sha256","bytes":$bytes,"etcdVersion":"$version","revision":$revision,"hash":$hash,"totalKeys":$total_keys,"clusterToken":"$CLUSTER_TOKEN","takenBy":"$MEMBER","takenAt":"$taken_at","reason":"$reason","memberList":$members}
+EOF
+  step=upload
+  set -- --sse aws:kms
+  [ -z "$KMS_KEY_ID" ] || set -- "$@" --sse-kms-key-id "$KMS_KEY_ID"
+  aws_at "$S3_ENDPOINT_URL" s3 cp --only-show-errors "$@" "$work/snapshot.db.gz" "s3://$BUCKET/$PREFIX/$name.snapshot.db.gz" || fail "upload of $name.snapshot.db.gz to s3://$BUCKET/$PREFIX"
+  aws_at "$S3_ENDPOINT_URL" s3 cp --only-show-errors "$@" --content-type application/json "$work/metadata.json" "s3://$BUCKET/$PREFIX/$name.json" ||
+    fail "upload of $name.json to s3://$BUCKET/$PREFIX"
+  metric BackupSucceeded 1 Count
+  metric SnapshotBytes "$bytes" Bytes
+  log "uploaded s3://$BUCKET/$PREFIX/$name.snapshot.db.gz ($bytes bytes, revision $revision, $total_keys keys, $(($(date +%s) - started)) s)"
+}
+
+main "$@"
+`;
+}

@@ -1,0 +1,178 @@
+// The members' backup command, run as the timer and a membership change would run it, against a
+// real etcd on loopback, uploading with the real AWS CLI to a real S3-compatible server (s3rver),
+// and reporting its metrics to a loopback CloudWatch. Nothing leaves the machine.
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { renderBackupScript, type BackupScriptInput } from "../../lib/backup/backup-script";
+import { startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
+import { startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
+import { temporaryDirectory } from "../support/temp";
+import { requireTool } from "../support/tools";
+
+const AWS_CLI = fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : requireTool("aws", "awscli");
+const TOKEN = "etcd-0123456789abcdef";
+const PREFIX = `etcd/${TOKEN}`;
+
+let etcd: LoopbackEtcd;
+let s3: S3Server;
+let cloudwatch: MetricSink;
+let work: string;
+const env = {
+  PATH: `${path.dirname(AWS_CLI)}:/usr/bin:/bin`,
+  AWS_ACCESS_KEY_ID: "S3RVER",
+  AWS_SECRET_ACCESS_KEY: "S3RVER",
+  AWS_CONFIG_FILE: "/dev/null",
+  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+  AWS_EC2_METADATA_DISABLED: "true",
+  AWS_MAX_ATTEMPTS: "1",
+};
+
+beforeAll(async () => {
+  [etcd, s3, cloudwatch] = await Promise.all([startLoopbackEtcd(), startS3Server(["backups"]), startMetricSink()]);
+  work = temporaryDirectory("backup-script-");
+});
+
+afterAll(async () => {
+  await Promise.all([etcd?.stop(), s3?.close(), cloudwatch?.close()]);
+});
+
+function script(overrides: Partial<BackupScriptInput["target"]> = {}): string {
+  const file = path.join(work, `etcd-backup-${Math.random().toString(36).slice(2)}`);
+  fs.writeFileSync(
+    file,
+    renderBackupScript({
+      target: {
+        bucket: "backups",
+        prefix: PREFIX,
+        region: "us-east-1",
+        endpointUrls: { s3: s3.url, cloudwatch: cloudwatch.url },
+        ...overrides,
+      },
+      clusterToken: TOKEN,
+      memberName: "etcd_node1",
+      binDir: path.dirname(requireTool("etcdctl", "etcd-client")),
+      client: { url: etcd.clientUrl, ...etcd.tls },
+      metricNamespace: "etcd-cluster",
+    }),
+    { mode: 0o755 }
+  );
+  return file;
+}
+
+/** Runs a command without blocking this process, which serves S3 and CloudWatch to it. */
+function exec(
+  command: string,
+  args: string[],
+  extraEnv: Record<string, string> = {}
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ status: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
+    );
+  });
+}
+
+function run(file: string, ...args: string[]) {
+  return exec("sh", [file, ...args]);
+}
+
+function aws(...args: string[]) {
+  return exec(AWS_CLI, ["--region", "us-east-1", "--endpoint-url", s3.url, ...args]);
+}
+
+async function objects(): Promise<string[]> {
+  const listed = await aws(
+    "s3api",
+    "list-objects-v2",
+    "--bucket",
+    "backups",
+    "--prefix",
+    `${PREFIX}/`,
+    "--query",
+    "Contents[].Key",
+    "--output",
+    "json"
+  );
+  return (JSON.parse(listed.stdout || "null") as string[] | null) ?? [];
+}
+
+test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot and its metadata arrive, at the last write's revision or later", async () => {
+  // GIVEN 1,000 keys, and the revision of the last write
+  for (let i = 0; i < 1000; i += 100) {
+    // One transaction of 100 puts (etcd allows 128 operations per transaction): no compares, the puts, no else.
+    const puts = Array.from({ length: 100 }, (_, j) => `put key/${String(i + j).padStart(4, "0")} value-${i + j}`);
+    expect(etcd.etcdctl(["txn"], `\n${puts.join("\n")}\n\n\n`)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^SUCCESS/) });
+  }
+  const lastWrite = etcd.etcdctl(["put", "key/last", "last", "-w", "json"]);
+  expect(lastWrite.code).toBe(0);
+  const lastRevision = Number(JSON.parse(lastWrite.stdout).header.revision);
+
+  // WHEN the backup runs as the timer runs it (the single member is the leader)
+  const result = await run(script());
+
+  // THEN it says what it uploaded, and the bucket holds one snapshot and its metadata
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(
+    /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(\d+ bytes, revision \d+, \d+ keys, \d+ s\)\n$/
+  );
+  const keys = await objects();
+  expect(keys).toHaveLength(2);
+  const snapshotKey = keys.find((k) => k.endsWith(".snapshot.db.gz"))!;
+  expect(keys).toContain(snapshotKey.replace(/\.snapshot\.db\.gz$/, ".json"));
+
+  // AND the snapshot is one etcdctl reads, at the last write's revision or later
+  const gz = path.join(work, "downloaded.db.gz");
+  expect((await aws("s3", "cp", `s3://backups/${snapshotKey}`, gz)).status).toBe(0);
+  const db = path.join(work, "downloaded.db");
+  fs.writeFileSync(db, gunzipSync(fs.readFileSync(gz)));
+  const status = await exec("etcdctl", ["snapshot", "status", "-w", "json", db], { ETCDCTL_API: "3" });
+  expect(status.status).toBe(0);
+  const { revision, totalKey } = JSON.parse(status.stdout);
+  expect(revision).toBeGreaterThanOrEqual(lastRevision);
+  expect(totalKey).toBeGreaterThanOrEqual(1001);
+
+  // AND its metadata says what it is: version, revision, member list, token, time, checksum
+  const metadataFile = path.join(work, "metadata.json");
+  expect((await aws("s3", "cp", `s3://backups/${snapshotKey.replace(/\.snapshot\.db\.gz$/, ".json")}`, metadataFile)).status).toBe(0);
+  const metadata = JSON.parse(fs.readFileSync(metadataFile, "utf8"));
+  expect(metadata).toMatchObject({
+    format: 1,
+    snapshot: path.basename(snapshotKey),
+    sha256: require("node:crypto").createHash("sha256").update(fs.readFileSync(gz)).digest("hex"),
+    etcdVersion: expect.stringMatching(/^3\.\d+\.\d+$/),
+    revision,
+    totalKeys: totalKey,
+    clusterToken: TOKEN,
+    takenBy: "etcd_node1",
+    reason: "scheduled",
+  });
+  expect(Date.now() - Date.parse(metadata.takenAt)).toBeLessThan(120_000);
+  expect(metadata.memberList.members.map((m: { name: string }) => m.name)).toEqual(["etcd_node1"]);
+  // AND CloudWatch heard of it
+  expect(cloudwatch.metrics).toEqual(expect.arrayContaining(["BackupSucceeded=1", expect.stringMatching(/^SnapshotBytes=\d+/)]));
+});
+
+test("GIVEN a store that refuses the upload WHEN a forced backup runs THEN it exits 1 naming the step, reports BackupFailed, and leaves no file behind", async () => {
+  // GIVEN a bucket that does not exist
+  const before = cloudwatch.metrics.length;
+  const tmpBefore = fs.readdirSync("/var/tmp").filter((f) => f.startsWith("etcd-backup."));
+  // WHEN
+  const result = await run(script({ bucket: "no-such-bucket" }), "--force", "--reason", "before adding etcd_node4");
+  // THEN
+  expect(result.status).toBe(1);
+  expect(result.stderr).toMatch(
+    /^etcd-backup: failed at upload: upload of \S+\.snapshot\.db\.gz to s3:\/\/no-such-bucket\/etcd\/etcd-0123456789abcdef$/m
+  );
+  expect(cloudwatch.metrics.slice(before)).toEqual(["BackupFailed=1"]);
+  expect(fs.readdirSync("/var/tmp").filter((f) => f.startsWith("etcd-backup."))).toEqual(tmpBefore);
+});
+
+test("GIVEN the script THEN it never writes a Terraform template sequence, so it can ride in user data as it is", () => {
+  const text = fs.readFileSync(script({ kmsKeyId: "alias/etcd-backups" }), "utf8");
+  expect(text).not.toMatch(/\$\{|%\{/);
+  expect(text).toContain("KMS_KEY_ID='alias/etcd-backups'");
+  expect(text).toContain("set -- --sse aws:kms");
+});
