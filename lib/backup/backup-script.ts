@@ -139,7 +139,7 @@ EOF
     fail "upload of $name.json to s3://$BUCKET/$PREFIX"
   metric BackupSucceeded 1 Count
   metric SnapshotBytes "$bytes" Bytes
-  log "uploaded s3://$BUCKET/$PREFIX/$name.snapshot.db.gz ($bytes bytes, revision $revision, $total_keys keys, $(($(date +%s) - started)) s)"
+  log "uploaded s3://$BUCKET/$PREFIX/$name.snapshot.db.gz ($bytes bytes, revision $revision, $total_keys database keys, $(($(date +%s) - started)) s)"
 }
 
 main "$@"

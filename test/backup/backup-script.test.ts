@@ -116,7 +116,7 @@ test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot a
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   expect(result.stdout).toMatch(
-    /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(\d+ bytes, revision \d+, \d+ keys, \d+ s\)\n$/
+    /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(\d+ bytes, revision \d+, \d+ database keys, \d+ s\)\n$/
   );
   const keys = await objects();
   expect(keys).toHaveLength(2);

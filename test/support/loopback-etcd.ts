@@ -30,12 +30,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startLoopbackEtcd(options: { name?: string; token?: string; dataDir?: string } = {}): Promise<LoopbackEtcd> {
-  const etcd = requireTool("etcd", "etcd-server");
-  const etcdctl = requireTool("etcdctl", "etcd-client");
+export interface LoopbackEtcdOptions {
+  readonly name?: string;
+  readonly token?: string;
+  /** A data directory to start from (a restored one); a new one by default. */
+  readonly dataDir?: string;
+  readonly clientPort?: number;
+  readonly peerPort?: number;
+  /** Where etcd and etcdctl are (see etcd-versions.ts); the system's by default. */
+  readonly binDir?: string;
+}
+
+export async function startLoopbackEtcd(options: LoopbackEtcdOptions = {}): Promise<LoopbackEtcd> {
+  const binDir = options.binDir ?? path.dirname(requireTool("etcd", "etcd-server"));
+  const etcd = path.join(binDir, "etcd");
+  const etcdctl = path.join(binDir, "etcdctl");
   const dir = temporaryDirectory("loopback-etcd-");
   const name = options.name ?? "etcd_node1";
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const [clientPort, peerPort] = [options.clientPort ?? (await freePort()), options.peerPort ?? (await freePort())];
   const clientUrl = `https://127.0.0.1:${clientPort}`;
   const peerUrl = `https://127.0.0.1:${peerPort}`;
   const tls = {
