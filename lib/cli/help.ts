@@ -39,6 +39,11 @@ ${CONNECTION}`,
 Remove a member from the cluster, before its VM goes. The last member is left in place.
 ${MEMBERSHIP_FLAGS}
 ${CONNECTION}`,
+  "restore-check": `usage: etcd-cluster restore-check SNAPSHOT [--etcd-bin DIR] [--region R] [--endpoint-url URL]
+Verify a snapshot etcd-backup uploaded, offline, as a member's etcd-restore would before restoring it:
+its SHA-256 against the .json metadata beside it, that it decompresses, etcd's own snapshot status
+(etcdutl, else etcdctl, from --etcd-bin or PATH) and its revision and hash against the metadata.
+SNAPSHOT is a NAME.snapshot.db.gz file or an s3:// URI (downloaded with the AWS CLI). Exit 0 when good, else 1.`,
   pki: `usage: etcd-cluster pki push|pull DIR --prefix /NAME [--kms-key-id KEY] [--force] [--region R] [--endpoint-url URL]
 Copy a PKI directory to SSM Parameter Store (one SecureString per file under /NAME) and back, with
 the AWS CLI on PATH and its credentials, so a team and its CI deploy with the one PKI of the cluster.

@@ -9,6 +9,7 @@ import { resolveConnection, UsageError, type Connection, type ConnectionFlags } 
 import { LAB_USAGE, labCommand } from "./lab-command";
 import { COMMAND_HELP, isHelpFlag, versionLine, wantsHelp } from "./help";
 import { PKI_USAGE, pkiCommand } from "./pki-command";
+import { RESTORE_CHECK_USAGE, restoreCheckCommand } from "./restore-check";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
        etcd-cluster <command> --help | help <command> | --version
@@ -19,6 +20,7 @@ commands:
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
   remove  --peer-url URL      remove a member (before its VM goes)
 ${PKI_USAGE}
+${RESTORE_CHECK_USAGE}
 ${LAB_USAGE}
 connection, in order of precedence:
   --endpoints URL,URL --pki DIR   the PKI directory's ca.pem, admin.pem, admin-key.pem
@@ -43,6 +45,7 @@ export async function main(argv: string[], out: (line: string) => void = console
     return 0;
   }
   if (command === "pki") return pkiCommand(rest, out);
+  if (command === "restore-check") return restoreCheckCommand(rest, out);
   const flags = parseFlags(rest);
   let connection: Connection | undefined;
   try {

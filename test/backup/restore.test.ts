@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { renderBackupScript } from "../../lib/backup/backup-script";
 import { renderRestoreScript, type RestoreScriptInput } from "../../lib/backup/restore-script";
+import { restoreCheckCommand } from "../../lib/cli/restore-check";
 import { ETCD_MINORS, etcdBinDir, type EtcdMinor } from "../support/etcd-versions";
 import { freePort, startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
 import { startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
@@ -200,6 +201,48 @@ describe.each(ETCD_MINORS.map((m) => [m]))("etcd %s", (minor: EtcdMinor) => {
     const result = await exec("sh", [restoreScript({ snapshotUri: uri })]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`the snapshot was taken by etcd 3.7 and this member runs ${minor}: restore it with etcd 3.7`);
+  });
+
+  /** `etcd-cluster restore-check` with this version's tools and the test's AWS environment. */
+  async function restoreCheck(...args: string[]): Promise<{ code: number; lines: string[] }> {
+    const saved = { ...process.env };
+    Object.assign(process.env, env, { ETCD_CLUSTER_AWS_CLI: AWS_CLI });
+    const lines: string[] = [];
+    try {
+      const code = await restoreCheckCommand([...args, "--etcd-bin", binDir, "--region", "us-east-1", "--endpoint-url", s3.url], (l) =>
+        lines.push(l)
+      );
+      return { code, lines };
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  test("GIVEN the snapshot in S3 WHEN restore-check runs THEN it is good, with its revision, cluster and the versions that can restore it", async () => {
+    const { code, lines } = await restoreCheck(snapshotUri);
+    expect(lines).toEqual([
+      `${snapshotUri}: good`,
+      expect.stringMatching(new RegExp(`^  taken \\S+ by etcd_node1 of cluster ${OLD_TOKEN}, etcd ${minor}\\.\\d+$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^  revision ${snapshotRevision}, hash \\d+, \\d+ database keys, \\d+ bytes \\(\\d+ compressed\\), SHA-256 [0-9a-f]{64}$`
+        )
+      ),
+      `  restorable by etcd ${minor} or 3.${Number(minor.split(".")[1]) + 1} (checked with ${minor === "3.4" ? "etcdctl" : "etcdutl"})`,
+    ]);
+    expect(code).toBe(0);
+  });
+
+  test("GIVEN a truncated snapshot file with matching metadata WHEN restore-check runs THEN it is refused as corrupt", async () => {
+    const uri = await tampered((db, metadata) => {
+      const gz = gzipSync(db.subarray(0, db.length >> 1));
+      return { gz, metadata: { ...metadata, sha256: createHash("sha256").update(gz).digest("hex") } };
+    });
+    const { code, lines } = await restoreCheck(uri);
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^etcd-cluster restore-check: refused: s3:\/\/\S+ is corrupt: etcd(ctl|utl) snapshot status: .+/),
+    ]);
   });
 
   test("GIVEN a data directory that holds a member THEN the restore refuses to write over it", async () => {
