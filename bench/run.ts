@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { benchPki } from "./pki";
 import { benchUserData } from "./user-data";
 import { benchLab } from "./lab";
+import { benchBackup } from "./backup";
 
 export interface Figure {
   readonly name: string;
@@ -61,7 +62,7 @@ function benchSynth(): Figure[] {
 }
 
 async function main(): Promise<void> {
-  const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchLab(runs))];
+  const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchBackup(runs)), ...(await benchLab(runs))];
   const width = Math.max(...figures.map((f) => f.name.length));
   console.log(
     `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${

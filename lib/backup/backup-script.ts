@@ -124,10 +124,11 @@ main() {
   sha256=$(sha256sum "$work/snapshot.db.gz" | cut -d ' ' -f 1)
   bytes=$(wc -c <"$work/snapshot.db.gz" | tr -d ' ')
   step=metadata
-  taken_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  now=$(date -u +%s)
+  taken_at=$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)
   version=$("$BIN_DIR/etcdctl" endpoint status -w fields | field Version) || fail "etcdctl endpoint status"
   members=$("$BIN_DIR/etcdctl" member list -w json) || fail "etcdctl member list"
-  name="$(date -u +%Y%m%dT%H%M%SZ)-$MEMBER-rev$revision"
+  name="$(date -u -d "@$now" +%Y%m%dT%H%M%SZ)-$MEMBER-rev$revision"
   cat >"$work/metadata.json" <<EOF
 {"format":1,"snapshot":"$name.snapshot.db.gz","sha256":"$sha256","bytes":$bytes,"etcdVersion":"$version","revision":$revision,"hash":$hash,"totalKeys":$total_keys,"clusterToken":"$CLUSTER_TOKEN","takenBy":"$MEMBER","takenAt":"$taken_at","reason":"$reason","memberList":$members}
 EOF
