@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { renderBackupScript, type BackupScriptInput } from "../../lib/backup/backup-script";
-import { startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
+import { startLoopbackCluster, startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
 import { startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
 import { temporaryDirectory } from "../support/temp";
 import { requireTool } from "../support/tools";
@@ -38,7 +38,7 @@ afterAll(async () => {
   await Promise.all([etcd?.stop(), s3?.close(), cloudwatch?.close()]);
 });
 
-function script(overrides: Partial<BackupScriptInput["target"]> = {}): string {
+function script(overrides: Partial<BackupScriptInput["target"]> = {}, member: LoopbackEtcd = etcd): string {
   const file = path.join(work, `etcd-backup-${Math.random().toString(36).slice(2)}`);
   fs.writeFileSync(
     file,
@@ -53,7 +53,7 @@ function script(overrides: Partial<BackupScriptInput["target"]> = {}): string {
       clusterToken: TOKEN,
       memberName: "etcd_node1",
       binDir: path.dirname(requireTool("etcdctl", "etcd-client")),
-      client: { url: etcd.clientUrl, ...etcd.tls },
+      client: { url: member.clientUrl, ...member.tls },
       metricNamespace: "etcd-cluster",
     }),
     { mode: 0o755 }
@@ -175,4 +175,41 @@ test("GIVEN the script THEN it never writes a Terraform template sequence, so it
   expect(text).not.toMatch(/\$\{|%\{/);
   expect(text).toContain("KMS_KEY_ID='alias/etcd-backups'");
   expect(text).toContain("set -- --sse aws:kms");
+});
+
+test("GIVEN a 3-member cluster WHEN every member's timer fires THEN only the leader uploads, the others say they are not the leader", async () => {
+  // GIVEN three members on loopback, and their backups going under a prefix of their own
+  const cluster = await startLoopbackCluster(3);
+  try {
+    const prefix = "three-members";
+    // WHEN each member's scheduled backup runs at once, as their timers would
+    const results = await Promise.all(cluster.map((member) => run(script({ prefix }, member))));
+    // THEN one uploaded, and two skipped
+    const uploaded = results.filter((r) => r.status === 0 && r.stdout.startsWith("etcd-backup: uploaded "));
+    const skipped = results.filter(
+      (r) => r.status === 0 && r.stdout === "etcd-backup: not the leader: the leader takes the scheduled backup\n"
+    );
+    expect([uploaded.length, skipped.length]).toEqual([1, 2]);
+    const listed = await aws(
+      "s3api",
+      "list-objects-v2",
+      "--bucket",
+      "backups",
+      "--prefix",
+      `${prefix}/`,
+      "--query",
+      "Contents[].Key",
+      "--output",
+      "json"
+    );
+    expect(JSON.parse(listed.stdout)).toHaveLength(2); // the snapshot and its metadata
+    // AND the one that uploaded is the leader (ids read as text: they are 64-bit)
+    const field = (member: LoopbackEtcd, name: string) =>
+      new RegExp(`^"${name}" : (\\d+)$`, "m").exec(member.etcdctl(["endpoint", "status", "-w", "fields"]).stdout)?.[1];
+    const uploader = cluster[results.indexOf(uploaded[0])];
+    expect(field(uploader, "MemberID")).toBe(field(cluster[0], "Leader"));
+    expect(field(uploader, "MemberID")).toMatch(/^\d+$/);
+  } finally {
+    await Promise.all(cluster.map((m) => m.stop()));
+  }
 });

@@ -39,6 +39,8 @@ export interface LoopbackEtcdOptions {
   readonly peerPort?: number;
   /** Where etcd and etcdctl are (see etcd-versions.ts); the system's by default. */
   readonly binDir?: string;
+  /** The bootstrap cluster this member is one of (its own entry among them); itself alone by default. */
+  readonly initialCluster?: readonly { readonly name: string; readonly peerUrl: string }[];
 }
 
 export async function startLoopbackEtcd(options: LoopbackEtcdOptions = {}): Promise<LoopbackEtcd> {
@@ -63,7 +65,7 @@ export async function startLoopbackEtcd(options: LoopbackEtcdOptions = {}): Prom
     listenClientUrls: [clientUrl],
     initialAdvertisePeerUrls: [peerUrl],
     advertiseClientUrls: [clientUrl],
-    initialCluster: [{ name, peerUrl }],
+    initialCluster: options.initialCluster ? [...options.initialCluster] : [{ name, peerUrl }],
     initialClusterState: "new",
     initialClusterToken: options.token ?? "etcd-0123456789abcdef",
     tls: { certFile: tls.cert, keyFile: tls.key, trustedCaFile: tls.cacert },
@@ -107,4 +109,14 @@ export async function startLoopbackEtcd(options: LoopbackEtcdOptions = {}): Prom
       }
     },
   };
+}
+
+/** A cluster of `size` members on loopback, bootstrapped together (each waits for the quorum to answer). */
+export async function startLoopbackCluster(
+  size: number,
+  options: Pick<LoopbackEtcdOptions, "binDir" | "token"> = {}
+): Promise<LoopbackEtcd[]> {
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ clientPort: await freePort(), peerPort: await freePort() })));
+  const initialCluster = ports.map((p, i) => ({ name: `etcd_node${i + 1}`, peerUrl: `https://127.0.0.1:${p.peerPort}` }));
+  return Promise.all(ports.map((p, i) => startLoopbackEtcd({ ...options, ...p, name: initialCluster[i].name, initialCluster })));
 }
