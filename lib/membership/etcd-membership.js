@@ -528,7 +528,15 @@ async function remove(o) {
       o.log(`${label(o)} is the last member: leaving it, the cluster goes with it`);
       return;
     }
-    await o.client.memberRemove(member.ID);
+    try {
+      await o.client.memberRemove(member.ID);
+    } catch (err) {
+      // The remove went through but its answer was lost (a member removing itself shuts down; a
+      // Run Command that timed out), and the next endpoint no longer knows the member: done.
+      if (!(err instanceof EtcdServerError && /member not found/.test(err.message))) throw err;
+      o.log(`${label(o)} (${member.ID}) was removed by a request whose answer was lost: nothing left to remove`);
+      return;
+    }
     o.log(`removed ${label(o)} (${member.ID})`);
   });
 }

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EtcdClient, addLearner, promote, remove } from "../../lib/membership/etcd-membership";
+import { DirectTransport, EtcdClient, addLearner, promote, remove } from "../../lib/membership/etcd-membership";
 import { PkiDirectory } from "../../lib/pki/pki-directory";
 import { FIXTURE_PKI } from "../support/synth";
 import { requireTool } from "../support/tools";
@@ -102,6 +102,39 @@ describe("add, promote, remove against a running etcd", () => {
     expect(log).toEqual([
       expect.stringMatching(/^removed etcd_node4/),
       "etcd_node4 (https://127.0.0.1:1) is not a member: nothing to remove",
+    ]);
+  });
+
+  test("GIVEN a remove whose answer is lost WHEN the next endpoint no longer knows the member THEN the remove has succeeded", async () => {
+    // GIVEN a registered learner, and a transport that loses the answer to the first member remove
+    await addLearner(step(joiner));
+    const direct = new DirectTransport({
+      endpoints: [clientUrl],
+      cacert: pki("ca.pem"),
+      cert: pki("admin.pem"),
+      key: pki("admin-key.pem"),
+    });
+    let lost = false;
+    const lossy = {
+      async request(endpoint: string, method: string, urlPath: string, payload?: object) {
+        const response = await direct.request(endpoint, method, urlPath, payload);
+        if (urlPath === "/v3/cluster/member/remove" && !lost) {
+          lost = true;
+          throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+        }
+        return response;
+      },
+    };
+    log = [];
+    // WHEN remove runs with two endpoints: the second is asked after the first's answer is lost
+    await remove({ ...step(joiner), client: new EtcdClient({ endpoints: [clientUrl, clientUrl], transport: lossy }) });
+    // THEN the member is gone, and the step says how it ended
+    expect(lost).toBe(true);
+    expect((await client().memberList()).members.map((m) => m.peerURLs)).toEqual([[peerUrl]]);
+    expect(log).toEqual([
+      expect.stringMatching(
+        /^etcd_node4 \(https:\/\/127\.0\.0\.1:1\) \(\d+\) was removed by a request whose answer was lost: nothing left to remove$/
+      ),
     ]);
   });
 

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Lab } from "../../lib/lab";
-import { memberList, NODE4, putKeys, readKeys, record, SEED, useSeedLab } from "./real-lab";
+import { labCli, memberList, NODE4, putKeys, readKeys, record, SEED, useSeedLab } from "./real-lab";
 
 export interface TransportCase {
   readonly labName: string;
@@ -124,6 +124,18 @@ export function addRemoveDestroy({ labName: LAB, transport, deployer }: Transpor
     // AND every key written before the add is still there, and Terraform sees nothing left to do
     expect(await readKeys(lab, "before")).toEqual(before);
     expect(await seed.project.plan()).toBe(0);
+  });
+
+  test("GIVEN the seed cluster again WHEN etcd-cluster status runs where the deployer stands THEN it sees three healthy voting members", async () => {
+    // WHEN `lab status` runs the CLI in the deployer's namespace (over SSM when the deployer has no route)
+    const { code, lines } = await labCli(["status", "--name", LAB]);
+    // THEN
+    expect(lines[0]).toMatch(
+      transport === "ssm" && deployer === "outside" ? / --transport=ssm --cluster-tag etcd-[0-9a-f]{16} / : /^(?!.*--transport=ssm)/
+    );
+    expect(lines.filter((l) => / is healthy: got healthy result from https:\/\/172\.16\.0\.10[123]:2379$/.test(l))).toHaveLength(3);
+    expect(lines).toContain("cluster is healthy: 3 voting member(s)");
+    expect(code).toBe(0);
   });
 
   test("GIVEN the seed cluster again WHEN the whole stack is destroyed THEN the members are removed last first and nothing is left", async () => {
