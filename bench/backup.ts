@@ -1,7 +1,6 @@
 // Backups and restores on each etcd version the suites have, on loopback: the members' etcd-backup
 // of 10,000 keys of 1 KB (its duration and the compressed size uploaded to a real S3-compatible
 // server), and the members' etcd-restore of that snapshot up to a healthy new member.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -9,31 +8,18 @@ import { renderBackupScript } from "../lib/backup/backup-script";
 import { renderRestoreScript } from "../lib/backup/restore-script";
 import { ETCD_MINORS, etcdBinDir } from "../test/support/etcd-versions";
 import { freePort, startLoopbackEtcd } from "../test/support/loopback-etcd";
-import { startMetricSink, startS3Server } from "../test/support/s3-server";
+import { execAsync, startMetricSink, startS3Server } from "../test/support/s3-server";
 import { temporaryDirectory } from "../test/support/temp";
 import { median, type Figure } from "./run";
 
-const AWS_CLI = "/usr/bin/aws";
-const env = {
-  PATH: "/usr/bin:/bin",
-  AWS_ACCESS_KEY_ID: "S3RVER",
-  AWS_SECRET_ACCESS_KEY: "S3RVER",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_MAX_ATTEMPTS: "1",
-};
-
 function sh(file: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile("sh", [file], { encoding: "utf8", env }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${file}: ${stderr}`)) : resolve(stdout)
-    )
-  );
+  return execAsync("sh", [file]).then((r) => {
+    if (r.status !== 0) throw new Error(`${file}: ${r.stderr}`);
+    return r.stdout;
+  });
 }
 
 export async function benchBackup(runs: number): Promise<Figure[]> {
-  if (!fs.existsSync(AWS_CLI)) return [{ name: "backup", value: NaN, unit: "s", note: "skipped: apt-get install awscli" }];
   const figures: Figure[] = [];
   for (const minor of ETCD_MINORS) {
     let binDir: string;

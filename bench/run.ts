@@ -62,7 +62,13 @@ function benchSynth(): Figure[] {
 }
 
 async function main(): Promise<void> {
-  const figures: Figure[] = [...benchSynth(), ...benchPki(runs), ...benchUserData(), ...(await benchBackup(runs)), ...(await benchLab(runs))];
+  const figures: Figure[] = [
+    ...benchSynth(),
+    ...benchPki(runs),
+    ...benchUserData(),
+    ...(await benchBackup(runs)),
+    ...(await benchLab(runs)),
+  ];
   const width = Math.max(...figures.map((f) => f.name.length));
   console.log(
     `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${

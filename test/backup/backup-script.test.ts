@@ -1,17 +1,15 @@
 // The members' backup command, run as the timer and a membership change would run it, against a
 // real etcd on loopback, uploading with the real AWS CLI to a real S3-compatible server (s3rver),
 // and reporting its metrics to a loopback CloudWatch. Nothing leaves the machine.
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { renderBackupScript, type BackupScriptInput } from "../../lib/backup/backup-script";
 import { startLoopbackCluster, startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
-import { startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
+import { AWS_CLI, execAsync, listKeys, startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
 import { temporaryDirectory } from "../support/temp";
 import { requireTool } from "../support/tools";
 
-const AWS_CLI = fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : requireTool("aws", "awscli");
 const TOKEN = "etcd-0123456789abcdef";
 const PREFIX = `etcd/${TOKEN}`;
 
@@ -19,15 +17,6 @@ let etcd: LoopbackEtcd;
 let s3: S3Server;
 let cloudwatch: MetricSink;
 let work: string;
-const env = {
-  PATH: `${path.dirname(AWS_CLI)}:/usr/bin:/bin`,
-  AWS_ACCESS_KEY_ID: "S3RVER",
-  AWS_SECRET_ACCESS_KEY: "S3RVER",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_MAX_ATTEMPTS: "1",
-};
 
 beforeAll(async () => {
   [etcd, s3, cloudwatch] = await Promise.all([startLoopbackEtcd(), startS3Server(["backups"]), startMetricSink()]);
@@ -61,41 +50,12 @@ function script(overrides: Partial<BackupScriptInput["target"]> = {}, member: Lo
   return file;
 }
 
-/** Runs a command without blocking this process, which serves S3 and CloudWatch to it. */
-function exec(
-  command: string,
-  args: string[],
-  extraEnv: Record<string, string> = {}
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ status: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
-    );
-  });
-}
-
 function run(file: string, ...args: string[]) {
-  return exec("sh", [file, ...args]);
+  return execAsync("sh", [file, ...args]);
 }
 
 function aws(...args: string[]) {
-  return exec(AWS_CLI, ["--region", "us-east-1", "--endpoint-url", s3.url, ...args]);
-}
-
-async function objects(): Promise<string[]> {
-  const listed = await aws(
-    "s3api",
-    "list-objects-v2",
-    "--bucket",
-    "backups",
-    "--prefix",
-    `${PREFIX}/`,
-    "--query",
-    "Contents[].Key",
-    "--output",
-    "json"
-  );
-  return (JSON.parse(listed.stdout || "null") as string[] | null) ?? [];
+  return execAsync(AWS_CLI, ["--region", "us-east-1", "--endpoint-url", s3.url, ...args]);
 }
 
 test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot and its metadata arrive, at the last write's revision or later", async () => {
@@ -118,7 +78,7 @@ test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot a
   expect(result.stdout).toMatch(
     /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(\d+ bytes, revision \d+, \d+ database keys, \d+ s\)\n$/
   );
-  const keys = await objects();
+  const keys = await listKeys(s3, "backups", `${PREFIX}/`);
   expect(keys).toHaveLength(2);
   const snapshotKey = keys.find((k) => k.endsWith(".snapshot.db.gz"))!;
   expect(keys).toContain(snapshotKey.replace(/\.snapshot\.db\.gz$/, ".json"));
@@ -128,7 +88,7 @@ test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot a
   expect((await aws("s3", "cp", `s3://backups/${snapshotKey}`, gz)).status).toBe(0);
   const db = path.join(work, "downloaded.db");
   fs.writeFileSync(db, gunzipSync(fs.readFileSync(gz)));
-  const status = await exec("etcdctl", ["snapshot", "status", "-w", "json", db], { ETCDCTL_API: "3" });
+  const status = await execAsync("etcdctl", ["snapshot", "status", "-w", "json", db], { ETCDCTL_API: "3" });
   expect(status.status).toBe(0);
   const { revision, totalKey } = JSON.parse(status.stdout);
   expect(revision).toBeGreaterThanOrEqual(lastRevision);
@@ -190,19 +150,7 @@ test("GIVEN a 3-member cluster WHEN every member's timer fires THEN only the lea
       (r) => r.status === 0 && r.stdout === "etcd-backup: not the leader: the leader takes the scheduled backup\n"
     );
     expect([uploaded.length, skipped.length]).toEqual([1, 2]);
-    const listed = await aws(
-      "s3api",
-      "list-objects-v2",
-      "--bucket",
-      "backups",
-      "--prefix",
-      `${prefix}/`,
-      "--query",
-      "Contents[].Key",
-      "--output",
-      "json"
-    );
-    expect(JSON.parse(listed.stdout)).toHaveLength(2); // the snapshot and its metadata
+    expect(await listKeys(s3, "backups", `${prefix}/`)).toHaveLength(2); // the snapshot and its metadata
     // AND the one that uploaded is the leader (ids read as text: they are 64-bit)
     const field = (member: LoopbackEtcd, name: string) =>
       new RegExp(`^"${name}" : (\\d+)$`, "m").exec(member.etcdctl(["endpoint", "status", "-w", "fields"]).stdout)?.[1];

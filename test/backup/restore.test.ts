@@ -2,7 +2,6 @@
 // etcd-backup took of a real etcd with 1,000 keys, restored by the members' etcd-restore into a new
 // data directory with a new cluster token, and a new etcd started from it. The real AWS CLI
 // downloads from a real S3-compatible server; everything is on loopback.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,35 +11,19 @@ import { renderRestoreScript, type RestoreScriptInput } from "../../lib/backup/r
 import { restoreCheckCommand } from "../../lib/cli/restore-check";
 import { ETCD_MINORS, etcdBinDir, type EtcdMinor } from "../support/etcd-versions";
 import { freePort, startLoopbackEtcd, type LoopbackEtcd } from "../support/loopback-etcd";
-import { startMetricSink, startS3Server, type MetricSink, type S3Server } from "../support/s3-server";
+import {
+  AWS_CLI,
+  AWS_TEST_ENV,
+  execAsync as exec,
+  startMetricSink,
+  startS3Server,
+  type MetricSink,
+  type S3Server,
+} from "../support/s3-server";
 import { temporaryDirectory } from "../support/temp";
-import { requireTool } from "../support/tools";
 
-const AWS_CLI = fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : requireTool("aws", "awscli");
 const OLD_TOKEN = "etcd-0123456789abcdef";
 const NEW_TOKEN = "etcd-fedcba9876543210";
-const env = {
-  PATH: `${path.dirname(AWS_CLI)}:/usr/bin:/bin`,
-  AWS_ACCESS_KEY_ID: "S3RVER",
-  AWS_SECRET_ACCESS_KEY: "S3RVER",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_MAX_ATTEMPTS: "1",
-};
-
-/** Runs a command without blocking this process, which serves S3 and CloudWatch to it. */
-function exec(
-  command: string,
-  args: string[],
-  extraEnv: Record<string, string> = {}
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 120_000 }, (error, stdout, stderr) =>
-      resolve({ status: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
-    );
-  });
-}
 
 describe.each(ETCD_MINORS.map((m) => [m]))("etcd %s", (minor: EtcdMinor) => {
   let binDir: string;
@@ -206,7 +189,7 @@ describe.each(ETCD_MINORS.map((m) => [m]))("etcd %s", (minor: EtcdMinor) => {
   /** `etcd-cluster restore-check` with this version's tools and the test's AWS environment. */
   async function restoreCheck(...args: string[]): Promise<{ code: number; lines: string[] }> {
     const saved = { ...process.env };
-    Object.assign(process.env, env, { ETCD_CLUSTER_AWS_CLI: AWS_CLI });
+    Object.assign(process.env, AWS_TEST_ENV, { ETCD_CLUSTER_AWS_CLI: AWS_CLI });
     const lines: string[] = [];
     try {
       const code = await restoreCheckCommand([...args, "--etcd-bin", binDir, "--region", "us-east-1", "--endpoint-url", s3.url], (l) =>

@@ -8,11 +8,11 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { EtcdClient, EtcdUnreachableError, SsmTransport } from "../../lib/membership/etcd-membership";
 import { ON_MEMBER_CLIENT } from "../../lib/host/member-user-data";
+import { AWS_CLI, AWS_TEST_ENV } from "../support/s3-server";
 import { temporaryDirectory } from "../support/temp";
 
 const MEMBER_IP = "127.0.0.2";
 const TAG = "etcd-0123456789abcdef";
-const AWS_CLI = fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : "aws";
 
 let endpoint: ChildProcess;
 let port: number;
@@ -41,14 +41,8 @@ beforeAll(async () => {
   });
   fs.closeSync(log);
   while (!fs.readFileSync(logFile, "utf8").includes("listening")) await new Promise((r) => setTimeout(r, 50));
-  // The deployer's credentials, and none of this machine's AWS configuration.
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: "AKIATESTTESTTESTTEST",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_CONFIG_FILE: "/dev/null",
-    AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-    AWS_EC2_METADATA_DISABLED: "true",
-  });
+  // The deployer's credentials (the endpoint checks no signature), and none of this machine's AWS configuration.
+  Object.assign(process.env, AWS_TEST_ENV);
 });
 
 afterAll(async () => {
@@ -128,7 +122,8 @@ test("GIVEN curl fails on the member WHEN asked THEN the error is the member's, 
 test("GIVEN no agent picks the command up WHEN the bound passes THEN the request fails, with progress lines, and the command is cancelled", async () => {
   const lines: string[] = [];
   const mark = fs.readFileSync(logFile, "utf8").length;
-  const error = await transport(6_000, lines)
+  // 11 s: room for a progress line (every 5 s) even where each AWS CLI call takes seconds.
+  const error = await transport(11_000, lines)
     .request(`https://${MEMBER_IP}:2379`, "POST", "/v3/cluster/member/list", {})
     .catch((e: unknown) => e as Error & { code?: string });
   expect(error).toMatchObject({

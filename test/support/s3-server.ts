@@ -1,9 +1,12 @@
 // A real S3-compatible server (s3rver, from the npm registry) on loopback, for tests that run the
 // real AWS CLI's uploads and downloads; and a loopback CloudWatch that records PutMetricData.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { temporaryDirectory } from "./temp";
+import { requireTool } from "./tools";
 
 // s3rver ships no types.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -55,4 +58,47 @@ export async function startMetricSink(): Promise<MetricSink> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, metrics, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Debian's AWS CLI first: a PATH may put another (a pyenv shim, an old v1) before it. */
+export const AWS_CLI = existsSync("/usr/bin/aws") ? "/usr/bin/aws" : requireTool("aws", "awscli");
+
+/**
+ * What the tests' AWS CLI runs with: credentials of no account (s3rver's; the lab's endpoints check
+ * no signature), one attempt per call, and none of this machine's AWS configuration.
+ */
+export const AWS_TEST_ENV: Readonly<Record<string, string>> = {
+  PATH: `${path.dirname(AWS_CLI)}:/usr/bin:/bin`,
+  AWS_ACCESS_KEY_ID: "S3RVER",
+  AWS_SECRET_ACCESS_KEY: "S3RVER",
+  AWS_CONFIG_FILE: "/dev/null",
+  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+  AWS_EC2_METADATA_DISABLED: "true",
+  AWS_MAX_ATTEMPTS: "1",
+};
+
+export interface Ran {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a command in AWS_TEST_ENV without blocking this process: the S3 server and the metric
+ * sink answer from this same event loop, so a synchronous spawn would wait on itself.
+ */
+export function execAsync(command: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(command, args, { encoding: "utf8", env: { ...AWS_TEST_ENV, ...extraEnv }, timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ status: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
+    );
+  });
+}
+
+/** The keys under `prefix` in `bucket`, through the AWS CLI. */
+export async function listKeys(server: S3Server, bucket: string, prefix: string): Promise<string[]> {
+  const args = ["--region", "us-east-1", "--endpoint-url", server.url, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix];
+  const listed = await execAsync(AWS_CLI, [...args, "--query", "Contents[].Key", "--output", "json"]);
+  if (listed.status !== 0) throw new Error(`list-objects-v2 failed: ${listed.stderr}`);
+  return (JSON.parse(listed.stdout || "null") as string[] | null) ?? [];
 }
