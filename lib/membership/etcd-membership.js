@@ -481,7 +481,15 @@ async function addLearner(o) {
       o.log(`${label(o)} is already a member (${describe(existing)}): nothing to add`);
       return existing;
     }
-    const added = await o.client.memberAdd(o.peerUrl, true);
+    let added;
+    try {
+      added = await o.client.memberAdd(o.peerUrl, true);
+    } catch (err) {
+      const now = await afterRefusal(o, err);
+      if (!now) throw err;
+      o.log(`${label(o)} (${now.ID}) was added by a request whose answer was lost`);
+      return now;
+    }
     o.log(`added ${label(o)} as learner ${added.ID}`);
     return added;
   });
@@ -503,6 +511,11 @@ async function promote(o) {
     try {
       await o.client.memberPromote(member.ID);
     } catch (err) {
+      const now = await afterRefusal(o, err);
+      if (now && !now.isLearner) {
+        o.log(`${label(o)} (${now.ID}) was promoted by a request whose answer was lost`);
+        return now;
+      }
       if (err instanceof EtcdServerError && LEARNER_NOT_READY.test(err.message)) {
         throw new NotYet(`${label(o)} has started and is catching up with the leader`);
       }
@@ -531,9 +544,7 @@ async function remove(o) {
     try {
       await o.client.memberRemove(member.ID);
     } catch (err) {
-      // The remove went through but its answer was lost (a member removing itself shuts down; a
-      // Run Command that timed out), and the next endpoint no longer knows the member: done.
-      if (!(err instanceof EtcdServerError && /member not found/.test(err.message))) throw err;
+      if (!(err instanceof EtcdServerError) || (await afterRefusal(o, err))) throw err;
       o.log(`${label(o)} (${member.ID}) was removed by a request whose answer was lost: nothing left to remove`);
       return;
     }
@@ -542,6 +553,20 @@ async function remove(o) {
 }
 
 class NotYet extends Error {}
+
+/**
+ * The member as the cluster has it now, after etcd refused a change (undefined when it is not a
+ * member; nothing is read for other errors). A request whose answer was lost (a member removing
+ * itself shuts down; a Run Command that timed out) makes the client ask the next endpoint, which
+ * refuses a change that already happened, in words that vary ("Peer URLs already exists", "member
+ * ID already exist", "member not found", "can only promote a learner member"): the member list,
+ * not the words, says whether the step is done.
+ * @param {StepOptions} o @param {unknown} err @returns {Promise<Member | undefined>}
+ */
+async function afterRefusal(o, err) {
+  if (!(err instanceof EtcdServerError)) return undefined;
+  return findByPeerUrl((await o.client.memberList()).members, o.peerUrl);
+}
 
 /**
  * Runs a step until it succeeds, waiting out transient refusals and unreachable endpoints with
