@@ -72,6 +72,27 @@ afterAll(async () => {
 });
 beforeEach(() => (log = []));
 
+/**
+ * A client of two endpoints (both the test's etcd) whose transport loses the answer to the first
+ * successful request to `urlPath`, as a reset connection or a timed-out Run Command does: the
+ * change is made, and the client goes on to the second endpoint. etcd's own refusals come through.
+ */
+function clientLosingFirstAnswer(urlPath: string): { client: EtcdClient; lost: () => boolean } {
+  const direct = new DirectTransport({ endpoints: [clientUrl], cacert: pki("ca.pem"), cert: pki("admin.pem"), key: pki("admin-key.pem") });
+  let lost = false;
+  const transport = {
+    async request(endpoint: string, method: string, path: string, payload?: object) {
+      const response = await direct.request(endpoint, method, path, payload);
+      if (path === urlPath && !lost && !response.body.error) {
+        lost = true;
+        throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+      }
+      return response;
+    },
+  };
+  return { client: new EtcdClient({ endpoints: [clientUrl, clientUrl], transport }), lost: () => lost };
+}
+
 describe("add, promote, remove against a running etcd", () => {
   const joiner = "https://127.0.0.1:1"; // never started: exactly the recipe's "unstarted" member
 
@@ -108,28 +129,12 @@ describe("add, promote, remove against a running etcd", () => {
   test("GIVEN a remove whose answer is lost WHEN the next endpoint no longer knows the member THEN the remove has succeeded", async () => {
     // GIVEN a registered learner, and a transport that loses the answer to the first member remove
     await addLearner(step(joiner));
-    const direct = new DirectTransport({
-      endpoints: [clientUrl],
-      cacert: pki("ca.pem"),
-      cert: pki("admin.pem"),
-      key: pki("admin-key.pem"),
-    });
-    let lost = false;
-    const lossy = {
-      async request(endpoint: string, method: string, urlPath: string, payload?: object) {
-        const response = await direct.request(endpoint, method, urlPath, payload);
-        if (urlPath === "/v3/cluster/member/remove" && !lost && !response.body.error) {
-          lost = true;
-          throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
-        }
-        return response;
-      },
-    };
+    const lossy = clientLosingFirstAnswer("/v3/cluster/member/remove");
     log = [];
     // WHEN remove runs with two endpoints: the second is asked after the first's answer is lost
-    await remove({ ...step(joiner), client: new EtcdClient({ endpoints: [clientUrl, clientUrl], transport: lossy }) });
+    await remove({ ...step(joiner), client: lossy.client });
     // THEN the member is gone, and the step says how it ended
-    expect(lost).toBe(true);
+    expect(lossy.lost()).toBe(true);
     expect((await client().memberList()).members.map((m) => m.peerURLs)).toEqual([[peerUrl]]);
     expect(log).toEqual([
       expect.stringMatching(
@@ -140,31 +145,14 @@ describe("add, promote, remove against a running etcd", () => {
 
   test("GIVEN an add whose answer is lost WHEN the next endpoint refuses it THEN the member list says the add has succeeded", async () => {
     // GIVEN a transport that loses the answer to the first member add
-    const direct = new DirectTransport({
-      endpoints: [clientUrl],
-      cacert: pki("ca.pem"),
-      cert: pki("admin.pem"),
-      key: pki("admin-key.pem"),
-    });
-    let lost = false;
-    const lossy = {
-      async request(endpoint: string, method: string, urlPath: string, payload?: object) {
-        const response = await direct.request(endpoint, method, urlPath, payload);
-        // Only an answer of a change that happened is lost: etcd's own refusals come through.
-        if (urlPath === "/v3/cluster/member/add" && !lost && !response.body.error) {
-          lost = true;
-          throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
-        }
-        return response;
-      },
-    };
+    const lossy = clientLosingFirstAnswer("/v3/cluster/member/add");
     log = [];
     // WHEN
     // (Its own peer URL: etcd 3.4 derives a member's id from its URLs and the second, and refuses an id removed in the same second.)
     const other = "https://127.0.0.1:4";
-    const added = await addLearner({ ...step(other), client: new EtcdClient({ endpoints: [clientUrl, clientUrl], transport: lossy }) });
+    const added = await addLearner({ ...step(other), client: lossy.client });
     // THEN one learner was added: the step read the member list rather than believe the next endpoint's refusal
-    expect(lost).toBe(true);
+    expect(lossy.lost()).toBe(true);
     expect(added.isLearner).toBe(true);
     expect((await client().memberList()).members.filter((m) => (m.peerURLs ?? []).includes(other))).toHaveLength(1);
     expect(log).toEqual([
