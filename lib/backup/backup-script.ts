@@ -1,10 +1,19 @@
 import { shQuote } from "../shell-quote";
 
 /** Where the snapshots go: an S3 bucket (or an S3-compatible store at `endpointUrl`). */
+/**
+ * The retention tier of each snapshot and its metadata, as the object tag `etcd-tier`, which the
+ * bucket's lifecycle rules expire by: the first snapshot of each UTC day, and every forced one (a
+ * membership change), is "daily"; the rest are "recent".
+ */
+export const BACKUP_TIERS = { recent: "recent", daily: "daily" } as const;
+export const BACKUP_TIER_TAG = "etcd-tier";
+
 export interface BackupTarget {
   readonly bucket: string;
   /** Key prefix of this cluster's snapshots, without a trailing slash (e.g. "etcd/etcd-0123456789abcdef"). */
   readonly prefix: string;
+  /** The bucket's region; empty: the instance's own, from IMDSv2. */
   readonly region: string;
   /** SSE-KMS key (id, ARN or alias); the bucket's default aws/s3 key when not given. */
   readonly kmsKeyId?: string;
@@ -77,6 +86,31 @@ metric() {
     --dimensions "ClusterToken=$CLUSTER_TOKEN" >/dev/null 2>&1 || log "could not put metric $1 (CloudWatch unreachable or not allowed)"
 }
 
+instance_region() {
+  u=http://169.254.169.254/latest
+  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
+}
+
+# The day's first snapshot with its metadata (the one that finished) is kept as "daily".
+tier_for() {
+  if [ "$force" = yes ]; then echo ${BACKUP_TIERS.daily}; return; fi
+  day_done=$(aws_at "$S3_ENDPOINT_URL" s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX/$1" \
+    --query 'length((Contents || \`[]\`)[?ends_with(Key, \`.json\`)])' --output text) || fail "listing s3://$BUCKET/$PREFIX/$1"
+  if [ "$day_done" = 0 ]; then echo ${BACKUP_TIERS.daily}; else echo ${BACKUP_TIERS.recent}; fi
+}
+
+# put KEY FILE CONTENT-TYPE: the object, then the tier tag the lifecycle rules expire by (an
+# object left untagged by a failure is kept, never expired early).
+put() {
+  key=$PREFIX/$1
+  set -- --bucket "$BUCKET" --key "$key" --body "$2" --content-type "$3" --server-side-encryption aws:kms
+  [ -z "$KMS_KEY_ID" ] || set -- "$@" --ssekms-key-id "$KMS_KEY_ID"
+  aws_at "$S3_ENDPOINT_URL" s3api put-object "$@" >/dev/null &&
+    aws_at "$S3_ENDPOINT_URL" s3api put-object-tagging --bucket "$BUCKET" --key "$key" \
+      --tagging "TagSet=[{Key=${BACKUP_TIER_TAG},Value=$tier}]"
+}
+
 # One "Key" : value pair of \`etcdctl -w fields\` output.
 field() { sed -n "s/^\\"$1\\" : //p" | head -n 1 | tr -d '"'; }
 
@@ -99,6 +133,8 @@ main() {
     esac
     shift
   done
+  step=region
+  [ -n "$REGION" ] || REGION=$(instance_region) || fail "no region from IMDS (give the bucket's region)"
   step=leader
   if [ "$force" = no ] && ! is_leader; then
     log "not the leader: the leader takes the scheduled backup"
@@ -133,14 +169,12 @@ main() {
 {"format":1,"snapshot":"$name.snapshot.db.gz","sha256":"$sha256","bytes":$bytes,"etcdVersion":"$version","revision":$revision,"hash":$hash,"totalKeys":$total_keys,"clusterToken":"$CLUSTER_TOKEN","takenBy":"$MEMBER","takenAt":"$taken_at","reason":"$reason","memberList":$members}
 EOF
   step=upload
-  set -- --sse aws:kms
-  [ -z "$KMS_KEY_ID" ] || set -- "$@" --sse-kms-key-id "$KMS_KEY_ID"
-  aws_at "$S3_ENDPOINT_URL" s3 cp --only-show-errors "$@" "$work/snapshot.db.gz" "s3://$BUCKET/$PREFIX/$name.snapshot.db.gz" || fail "upload of $name.snapshot.db.gz to s3://$BUCKET/$PREFIX"
-  aws_at "$S3_ENDPOINT_URL" s3 cp --only-show-errors "$@" --content-type application/json "$work/metadata.json" "s3://$BUCKET/$PREFIX/$name.json" ||
-    fail "upload of $name.json to s3://$BUCKET/$PREFIX"
+  tier=$(tier_for "$(date -u -d "@$now" +%Y%m%d)") || exit 1
+  put "$name.snapshot.db.gz" "$work/snapshot.db.gz" application/gzip || fail "upload of $name.snapshot.db.gz to s3://$BUCKET/$PREFIX"
+  put "$name.json" "$work/metadata.json" application/json || fail "upload of $name.json to s3://$BUCKET/$PREFIX"
   metric BackupSucceeded 1 Count
   metric SnapshotBytes "$bytes" Bytes
-  log "uploaded s3://$BUCKET/$PREFIX/$name.snapshot.db.gz ($bytes bytes, revision $revision, $total_keys database keys, $(($(date +%s) - started)) s)"
+  log "uploaded s3://$BUCKET/$PREFIX/$name.snapshot.db.gz ($tier; $bytes bytes, revision $revision, $total_keys database keys, $(($(date +%s) - started)) s)"
 }
 
 main "$@"

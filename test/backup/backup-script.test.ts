@@ -54,6 +54,13 @@ function run(file: string, ...args: string[]) {
   return execAsync("sh", [file, ...args]);
 }
 
+async function tierOf(key: string): Promise<string | undefined> {
+  const r = await aws("s3api", "get-object-tagging", "--bucket", "backups", "--key", key, "--output", "json");
+  expect(r.status).toBe(0);
+  const tags = JSON.parse(r.stdout).TagSet as { Key: string; Value: string }[];
+  return tags.find((t) => t.Key === "etcd-tier")?.Value;
+}
+
 function aws(...args: string[]) {
   return execAsync(AWS_CLI, ["--region", "us-east-1", "--endpoint-url", s3.url, ...args]);
 }
@@ -76,7 +83,7 @@ test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot a
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   expect(result.stdout).toMatch(
-    /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(\d+ bytes, revision \d+, \d+ database keys, \d+ s\)\n$/
+    /^etcd-backup: uploaded s3:\/\/backups\/etcd\/etcd-0123456789abcdef\/\d{8}T\d{6}Z-etcd_node1-rev\d+\.snapshot\.db\.gz \(daily; \d+ bytes, revision \d+, \d+ database keys, \d+ s\)\n$/
   );
   const keys = await listKeys(s3, "backups", `${PREFIX}/`);
   expect(keys).toHaveLength(2);
@@ -111,8 +118,27 @@ test("GIVEN 1,000 keys WHEN the leader's backup runs THEN exactly one snapshot a
   });
   expect(Date.now() - Date.parse(metadata.takenAt)).toBeLessThan(120_000);
   expect(metadata.memberList.members.map((m: { name: string }) => m.name)).toEqual(["etcd_node1"]);
+  // AND the day's first snapshot and its metadata are kept as "daily"
+  expect(await tierOf(snapshotKey)).toBe("daily");
+  expect(await tierOf(snapshotKey.replace(/\.snapshot\.db\.gz$/, ".json"))).toBe("daily");
   // AND CloudWatch heard of it
   expect(cloudwatch.metrics).toEqual(expect.arrayContaining(["BackupSucceeded=1", expect.stringMatching(/^SnapshotBytes=\d+/)]));
+});
+
+test("GIVEN the day's daily snapshot WHEN the timer runs again THEN that one is recent, and a forced one is daily", async () => {
+  // GIVEN the day's first snapshot (the test above)
+  const before = await listKeys(s3, "backups", `${PREFIX}/`);
+  expect(before.length).toBeGreaterThan(0);
+  // WHEN a scheduled backup and then a forced one run
+  const scheduled = await run(script());
+  const forced = await run(script(), "--force", "--reason", "before adding etcd_node4");
+  // THEN
+  expect(scheduled).toMatchObject({ status: 0, stdout: expect.stringMatching(/\(recent; /) });
+  expect(forced).toMatchObject({ status: 0, stdout: expect.stringMatching(/\(daily; /) });
+  const added = (await listKeys(s3, "backups", `${PREFIX}/`)).filter((k) => !before.includes(k));
+  expect(added).toHaveLength(4);
+  const tiers = await Promise.all(added.filter((k) => k.endsWith(".json")).map(async (k) => [k.replace(/^.*Z-/, ""), await tierOf(k)]));
+  expect(tiers.map(([, tier]) => tier).sort()).toEqual(["daily", "recent"]);
 });
 
 test("GIVEN a store that refuses the upload WHEN a forced backup runs THEN it exits 1 naming the step, reports BackupFailed, and leaves no file behind", async () => {
@@ -134,7 +160,7 @@ test("GIVEN the script THEN it never writes a Terraform template sequence, so it
   const text = fs.readFileSync(script({ kmsKeyId: "alias/etcd-backups" }), "utf8");
   expect(text).not.toMatch(/\$\{|%\{/);
   expect(text).toContain("KMS_KEY_ID='alias/etcd-backups'");
-  expect(text).toContain("set -- --sse aws:kms");
+  expect(text).toContain("--server-side-encryption aws:kms");
 });
 
 test("GIVEN a 3-member cluster WHEN every member's timer fires THEN only the leader uploads, the others say they are not the leader", async () => {
