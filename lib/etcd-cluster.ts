@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { Annotations, AssetType, TerraformAsset, TerraformStack, type ITerraformDependable } from "./cdktf";
+import { Annotations, AssetType, TerraformAsset, TerraformStack, Token, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
+import { BackupBucket } from "./aws/backup-bucket";
 import { MemberInstance } from "./aws/member-instance";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { MemberRole } from "./aws/member-role";
@@ -18,7 +19,7 @@ import { resolveCluster } from "./config/resolve-cluster";
 import { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
 import type { ResolvedCluster } from "./config/resolved-cluster";
 import { userDataSizeProblems } from "./config/user-data-limit";
-import { ON_MEMBER_CLIENT, renderMemberUserData } from "./host/member-user-data";
+import { ON_MEMBER_CLIENT, renderMemberUserData, type MemberBackupInput } from "./host/member-user-data";
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
 import { parseIpv4 } from "./net/ipv4";
 import { ClusterOutputs } from "./outputs";
@@ -71,7 +72,8 @@ export class EtcdCluster extends Construct {
     const pki = this.planPki(cluster);
     this.pkiDirectory = cluster.pki.directory;
     this.initialClusterToken = cluster.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
-    const userData = renderAllUserData(cluster, pki.material, this.initialClusterToken);
+    const backupPrefix = cluster.backup && (cluster.backup.prefix ?? `${DEFAULTS.backup.prefixRoot}/${this.initialClusterToken}`);
+    const userData = renderAllUserData(cluster, pki.material, this.initialClusterToken, backupPrefix);
     const tooBig = userDataSizeProblems(cluster.members, userData);
     if (tooBig.length > 0) throw new EtcdClusterConfigError(this.node.path, tooBig);
 
@@ -102,6 +104,16 @@ export class EtcdCluster extends Construct {
           tags,
         })
       : undefined;
+    const backups =
+      cluster.backup &&
+      new BackupBucket(this, "backup", {
+        existingBucket: cluster.backup.bucket,
+        prefix: backupPrefix!,
+        kmsKeyId: cluster.backup.kmsKeyId,
+        retention: cluster.backup.retention,
+        metricNamespace: cluster.backup.metricNamespace,
+        tags,
+      });
     const fromStack = this.relativeToStack();
     const access = this.membershipAccess(cluster, pki.material, fromStack, ssm);
     let previousJoiner: ITerraformDependable | undefined;
@@ -115,7 +127,7 @@ export class EtcdCluster extends Construct {
         after: member.initialClusterState === "existing" ? previousJoiner : undefined,
       });
       const running = !member.removed && !member.registerOnly;
-      const role = running && ssm ? this.memberRole(cluster, member, ssm, tags) : undefined;
+      const role = running && (ssm || backups) ? this.memberRole(cluster, member, ssm, backups, tags) : undefined;
       const keyParameter =
         cluster.keyDelivery.mode === "ssm" && role
           ? new MemberKeyParameter(this, `${member.name}-key`, {
@@ -138,6 +150,7 @@ export class EtcdCluster extends Construct {
         rootVolumeSizeGiB: cluster.rootVolumeSizeGiB,
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
+        userDataReferences: backups ? { [BACKUP_BUCKET_REFERENCE]: backups.bucketName } : undefined,
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
         iamInstanceProfile: role?.instanceProfileName,
         count: running ? 1 : 0,
@@ -210,13 +223,21 @@ export class EtcdCluster extends Construct {
   }
 
   /** The member's instance role, with what its key delivery and the membership transport need. */
-  private memberRole(cluster: ResolvedCluster, member: ClusterMember, ssm: SsmAccess, tags: Record<string, string>): MemberRole {
+  private memberRole(
+    cluster: ResolvedCluster,
+    member: ClusterMember,
+    ssm: SsmAccess | undefined,
+    backups: BackupBucket | undefined,
+    tags: Record<string, string>
+  ): MemberRole {
     const purposes = [
       ...(cluster.keyDelivery.mode === "ssm" ? ["reads its private key from SSM"] : []),
       ...(cluster.membershipTransport === "ssm" ? ["runs the deploy's membership steps through SSM Run Command"] : []),
+      ...(backups ? ["writes the cluster's snapshots to S3"] : []),
     ];
     const role = new MemberRole(this, `${member.name}-role`, { memberName: member.name, purposes, tags });
-    if (cluster.membershipTransport === "ssm") role.attachManagedPolicy("ssm-managed-instance", ssm.managedInstancePolicyArn);
+    if (ssm && cluster.membershipTransport === "ssm") role.attachManagedPolicy("ssm-managed-instance", ssm.managedInstancePolicyArn);
+    if (backups) role.addInlinePolicy("etcd-backup", backups.memberPolicy());
     return role;
   }
 
@@ -267,7 +288,33 @@ function defaultClusterToken(constructPath: string, pki: PkiMaterial): string {
   return `etcd-${digest.slice(0, 16)}`;
 }
 
-function renderAllUserData(cluster: ResolvedCluster, pki: PkiMaterial, initialClusterToken: string): Map<string, string> {
+/**
+ * Stands in for the backup bucket's name in the user data until it has been escaped for Terraform
+ * (the name may be a reference, which Terraform fills in). As long as the longest bucket name, so
+ * the user data's size check holds for any name.
+ */
+const BACKUP_BUCKET_REFERENCE = "etcd-backup-bucket-name".padEnd(63, "-");
+
+function memberBackup(cluster: ResolvedCluster, prefix: string | undefined): MemberBackupInput | undefined {
+  const { backup } = cluster;
+  if (!backup || prefix === undefined) return undefined;
+  const literalBucket = backup.bucket !== undefined && !Token.isUnresolved(backup.bucket) ? backup.bucket : undefined;
+  return {
+    // A created bucket is in the stack's region, as are the instances; a bucket brought from
+    // elsewhere is reached through S3's redirect to its region.
+    target: { bucket: literalBucket ?? BACKUP_BUCKET_REFERENCE, prefix, region: "", kmsKeyId: backup.kmsKeyId },
+    schedule: backup.schedule,
+    metricNamespace: backup.metricNamespace,
+  };
+}
+
+function renderAllUserData(
+  cluster: ResolvedCluster,
+  pki: PkiMaterial,
+  initialClusterToken: string,
+  backupPrefix: string | undefined
+): Map<string, string> {
+  const backup = memberBackup(cluster, backupPrefix);
   return new Map(
     cluster.members.map((member) => {
       const credentials = pki.members.get(member.name)!;
@@ -283,6 +330,7 @@ function renderAllUserData(cluster: ResolvedCluster, pki: PkiMaterial, initialCl
             ? { mode: "ssm", parameterName: memberKeyParameterName(initialClusterToken, member.name) }
             : { mode: "user-data", keyPem: credentials.keyPem },
         install: cluster.install,
+        backup,
       });
       return [member.name, userData];
     })

@@ -137,6 +137,51 @@ export interface EtcdPkiOptions {
   readonly testSeed?: string;
 }
 
+/** Snapshots of the cluster to S3 (see the README, "Backups and disaster recovery"). */
+export interface EtcdBackupOptions {
+  /**
+   * When the members' timer fires, as systemd's OnCalendar. Every member has the timer; only the
+   * one that leads at that moment takes the snapshot.
+   * @default "*:0/15" (every 15 minutes)
+   */
+  readonly schedule?: string;
+
+  /**
+   * An existing bucket (a name, or another resource's reference) to keep the snapshots in. Its
+   * versioning, encryption and lifecycle are then its owner's to set.
+   * @default a bucket this construct creates: versioned, public access blocked, SSE-KMS, expiring by `retention`
+   */
+  readonly bucket?: string;
+
+  /**
+   * Key prefix of this cluster's snapshots, without a leading or trailing "/". The members may
+   * write only under it.
+   * @default "etcd/<initialClusterToken>"
+   */
+  readonly prefix?: string;
+
+  /**
+   * KMS key (id, ARN or alias) the snapshots are encrypted with (SSE-KMS). A customer-managed key's
+   * policy must let the members' roles use it through S3.
+   * @default the account's AWS-managed aws/s3 key
+   */
+  readonly kmsKeyId?: string;
+
+  /**
+   * How long a bucket this construct creates keeps snapshots: every snapshot for `recentDays`, the
+   * first of each UTC day for `dailyDays`.
+   * @default { recentDays: 7, dailyDays: 365 }
+   */
+  readonly retention?: { readonly recentDays?: number; readonly dailyDays?: number };
+
+  /**
+   * CloudWatch namespace of the BackupSucceeded, BackupFailed and SnapshotBytes metrics (dimension
+   * ClusterToken), for an alarm on a backup that failed or stopped arriving.
+   * @default "EtcdCluster"
+   */
+  readonly metricNamespace?: string;
+}
+
 export interface EtcdClusterProps {
   /** The cluster's members, bootstrap members first. */
   readonly members: EtcdMemberProps[];
@@ -281,6 +326,14 @@ export interface EtcdClusterProps {
    * @default etcd's own defaults
    */
   readonly tuning?: EtcdTuning;
+
+  /**
+   * Scheduled snapshots to S3. Off unless given: the snapshots hold every key the cluster has
+   * (Kubernetes Secrets among them), so where they live is a choice for the owner to make.
+   * `backup: {}` turns them on with every default.
+   * @default no backups
+   */
+  readonly backup?: EtcdBackupOptions;
 
   /**
    * The PKI directory and certificate parameters.

@@ -15,6 +15,12 @@ export interface MemberInstanceProps {
   /** The profile whose role may read this member's key parameter ("ssm" key delivery). */
   readonly iamInstanceProfile?: string;
   readonly userData: string;
+  /**
+   * Placeholders in `userData` and the values (references Terraform resolves) that replace them
+   * once the user data's own text is escaped for Terraform.
+   * @default none
+   */
+  readonly userDataReferences?: Readonly<Record<string, string>>;
   readonly tags: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
   /** 0 for a member that is removed or not launched yet: the block stays, the VM goes. */
@@ -48,7 +54,7 @@ export class MemberInstance extends Construct {
       keyName: props.keyName,
       iamInstanceProfile: props.iamInstanceProfile,
       associatePublicIpAddress: props.associatePublicIp,
-      userData: escapeTemplate(props.userData),
+      userData: withReferences(escapeTemplate(props.userData), props.userDataReferences ?? {}),
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: props.rootVolumeSizeGiB, encrypted: true },
       tags: props.tags,
@@ -63,4 +69,8 @@ export class MemberInstance extends Construct {
       },
     });
   }
+}
+
+function withReferences(text: string, references: Readonly<Record<string, string>>): string {
+  return Object.entries(references).reduce((result, [placeholder, value]) => result.split(placeholder).join(value), text);
 }

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import type { ITerraformDependable } from "../cdktf";
 import { moveFrom } from "../moved";
@@ -53,6 +54,11 @@ export class MemberRole extends Construct {
   /** Attaches a managed policy (e.g. AmazonSSMManagedInstanceCore's ARN in the stack's partition). */
   attachManagedPolicy(id: string, policyArn: string): void {
     this.grants.push(new IamRolePolicyAttachment(this, id, { role: this.roleName, policyArn }));
+  }
+
+  /** Adds an inline policy (a JSON document), e.g. the backup bucket's member policy. */
+  addInlinePolicy(id: string, policy: string): void {
+    this.grants.push(new IamRolePolicy(this, id, { namePrefix: `${id}-`, role: this.roleName, policy }));
   }
 }
 

@@ -31,6 +31,12 @@ export interface BackupScriptInput {
   readonly client: { readonly url: string; readonly cacert: string; readonly cert: string; readonly key: string };
   /** CloudWatch namespace of the BackupSucceeded/BackupFailed metrics. */
   readonly metricNamespace: string;
+  /**
+   * A shell file the command reads after its own settings, which may set them again (the user data
+   * puts the bucket's name there, where Terraform can fill in a reference).
+   * @default none
+   */
+  readonly settingsFile?: string;
 }
 
 /**
@@ -68,6 +74,7 @@ ETCDCTL_KEY=${shQuote(client.key)}
 export ETCDCTL_API ETCDCTL_ENDPOINTS ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY
 AWS_PAGER=
 export AWS_PAGER
+SETTINGS=${shQuote(input.settingsFile ?? "")}
 
 log() { echo "etcd-backup: $*"; }
 step=start
@@ -133,6 +140,9 @@ main() {
     esac
     shift
   done
+  step=settings
+  if [ -n "$SETTINGS" ]; then . "$SETTINGS" || fail "cannot read $SETTINGS"; fi
+  [ -n "$BUCKET" ] || fail "no bucket to upload to (BUCKET is empty)"
   step=region
   [ -n "$REGION" ] || REGION=$(instance_region) || fail "no region from IMDS (give the bucket's region)"
   step=leader

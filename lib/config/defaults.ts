@@ -13,4 +13,11 @@ export const DEFAULTS = {
   keySize: 2048,
   caValidityDays: 3650,
   certificateValidityDays: 825,
+  backup: {
+    schedule: "*:0/15",
+    prefixRoot: "etcd",
+    recentDays: 7,
+    dailyDays: 365,
+    metricNamespace: "EtcdCluster",
+  },
 } as const;

@@ -10,6 +10,7 @@ import { tuningSettings, validateTuning } from "../etcd/tuning";
 import type { EtcdClusterProps } from "../props";
 import { Problems, type ConfigProblem } from "./config-error";
 import { DEFAULTS } from "./defaults";
+import { resolveBackup } from "./resolve-backup";
 import { resolveClusterMembers } from "./resolve-members";
 import { cidrList, resolveNetwork } from "./resolve-network";
 import { isIntegerIn, resolvePki } from "./resolve-pki";
@@ -97,6 +98,10 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   validateTuning(props.tuning, "tuning").forEach((message) => problems.add("tuning", message));
   const install = resolveInstallPlan(props.install, architecture);
   install.errors.forEach((message) => problems.add("install", message));
+  const backup = resolveBackup(props.backup, problems);
+  if (backup && props.ami !== undefined) {
+    warnings.push(`backup is on with a custom ami: the members' backup timer needs the AWS CLI, gzip and curl on the AMI (Amazon Linux 2023 has them)`);
+  }
 
   if (!problems.empty || install.plan === undefined) return { ok: false, problems: problems.all };
   return {
@@ -120,6 +125,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
       install: install.plan,
       etcdSettings: tuningSettings(props.tuning),
       pki,
+      backup,
       warnings,
     },
   };

@@ -21,6 +21,20 @@ export interface ResolvedPki {
   readonly certificateValidityDays: number;
 }
 
+/** EtcdClusterProps.backup checked, with its defaults. */
+export interface ResolvedBackup {
+  /** systemd OnCalendar. */
+  readonly schedule: string;
+  /** Undefined: the construct creates the bucket. A name or a reference. */
+  readonly bucket?: string;
+  /** Undefined: "etcd/<initialClusterToken>", known once the token is. */
+  readonly prefix?: string;
+  readonly kmsKeyId?: string;
+  /** For a bucket the construct creates. */
+  readonly retention: { readonly recentDays: number; readonly dailyDays: number };
+  readonly metricNamespace: string;
+}
+
 /**
  * EtcdClusterProps checked and with every default applied: what the construct builds from. It
  * holds no props: a field is here because something reads it.
@@ -49,6 +63,8 @@ export interface ResolvedCluster {
   /** The ETCD_* settings the tuning adds to etcd.conf. */
   readonly etcdSettings: Readonly<Record<string, string>>;
   readonly pki: ResolvedPki;
+  /** Undefined: no backups. */
+  readonly backup?: ResolvedBackup;
   /** Unwise but valid choices, for Annotations. */
   readonly warnings: readonly string[];
 }

@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from "node:zlib";
 import { parse, stringify } from "yaml";
 
 /** A `write_files` entry. */
@@ -10,6 +11,11 @@ export interface CloudConfigFile {
   readonly owner?: string;
   /** Write in cloud-init's final stage, after the users module has created `owner`. */
   readonly defer?: boolean;
+  /**
+   * Carry the content gzipped (cloud-init's `encoding: gz+b64`): about half the bytes of EC2's
+   * 16 KB of user data for a script, at the cost of reading it in cdk.tf.json.
+   */
+  readonly compress?: boolean;
 }
 
 /** A `users` entry: "default" keeps the image's default user; the rest are created (a system user gets no home directory made). */
@@ -44,7 +50,13 @@ export function renderCloudConfig(config: CloudConfig): string {
           `cloud-config: ${file.path} has permissions ${JSON.stringify(file.permissions)}; use an octal string such as "0644"`
         );
       }
-      return compact({ path: file.path, content: file.content, permissions: file.permissions, owner: file.owner, defer: file.defer });
+      return compact({
+        path: file.path,
+        ...(file.compress ? { encoding: "gz+b64", content: gzipBase64(file.content) } : { content: file.content }),
+        permissions: file.permissions,
+        owner: file.owner,
+        defer: file.defer,
+      });
     });
   }
   if (config.runcmd) document.runcmd = config.runcmd;
@@ -91,9 +103,14 @@ function parseFile(entry: unknown): CloudConfigFile {
   if (typeof entry.permissions !== "string" || !OCTAL_MODE.test(entry.permissions)) {
     throw new Error(`cloud-config: ${entry.path} needs permissions as an octal string such as "0644"`);
   }
+  if (entry.encoding !== undefined && entry.encoding !== "gz+b64") {
+    throw new Error(`cloud-config: ${entry.path} has encoding ${JSON.stringify(entry.encoding)}; only gz+b64 is written here`);
+  }
+  const compress = entry.encoding === "gz+b64";
   return compact({
     path: entry.path,
-    content: entry.content,
+    content: compress ? gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8") : entry.content,
+    compress: compress || undefined,
     permissions: entry.permissions,
     owner: optional(entry.owner, "string"),
     defer: optional(entry.defer, "boolean"),
@@ -119,4 +136,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Drops undefined fields and empty lists, so absent stays absent. */
 function compact<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))) as T;
+}
+
+/** gzip with no name and no time, and the OS byte fixed, so every platform's synth gives the same bytes. */
+function gzipBase64(text: string): string {
+  const gz = gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+  gz[9] = 255; // "unknown" OS: zlib writes its build platform's code there
+  return gz.toString("base64");
 }

@@ -1,8 +1,11 @@
 import type { ClusterMember } from "../cluster-members";
 import { renderEtcdConf, type EtcdConfInput } from "../etcd/etcd-conf";
 import type { InstallPlan } from "../etcd/releases";
+import { renderBackupScript, type BackupTarget } from "../backup/backup-script";
+import { BACKUP_PATHS, BACKUP_TIMER, renderBackupService, renderBackupTimer } from "./backup-units";
+import { shQuote } from "../shell-quote";
 import { renderBootScript } from "./boot-script";
-import { renderCloudConfig } from "./cloud-config";
+import { renderCloudConfig, type CloudConfigFile } from "./cloud-config";
 import { renderSystemdUnit } from "./systemd-unit";
 
 /** Where a member's files live, as in the seed recipe. */
@@ -39,6 +42,14 @@ export type KeyDelivery =
   | { readonly mode: "user-data"; readonly keyPem: string }
   | { readonly mode: "ssm"; readonly parameterName: string };
 
+/** Scheduled snapshots: where they go, and when the timer fires. */
+export interface MemberBackupInput {
+  readonly target: BackupTarget;
+  /** systemd OnCalendar. */
+  readonly schedule: string;
+  readonly metricNamespace: string;
+}
+
 /**
  * What varies from member to member. The paths, the user, the data root and the local client URL
  * are this renderer's own: callers cannot get them wrong because they never pass them.
@@ -55,6 +66,8 @@ export interface MemberUserDataInput {
   readonly certPem: string;
   readonly keyDelivery: KeyDelivery;
   readonly install: InstallPlan;
+  /** Undefined: no backups. */
+  readonly backup?: MemberBackupInput;
   /** How long the boot script waits for the member to report healthy. Default 600. */
   readonly healthTimeoutSeconds?: number;
 }
@@ -107,7 +120,28 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
         }),
         permissions: "0755",
       },
+      ...backupFiles(input),
     ],
-    runcmd: [[ETCD_PATHS.bootScript]],
+    runcmd: [[ETCD_PATHS.bootScript], ...(input.backup ? [["systemctl", "enable", "--now", BACKUP_TIMER]] : [])],
   });
+}
+
+function backupFiles(input: MemberUserDataInput): CloudConfigFile[] {
+  const { backup } = input;
+  if (!backup) return [];
+  const command = renderBackupScript({
+    target: { ...backup.target, bucket: "" },
+    settingsFile: BACKUP_PATHS.settings,
+    clusterToken: input.initialClusterToken,
+    memberName: input.member.name,
+    binDir: input.install.binDir,
+    client: ON_MEMBER_CLIENT,
+    metricNamespace: backup.metricNamespace,
+  });
+  return [
+    { path: BACKUP_PATHS.settings, content: `BUCKET=${shQuote(backup.target.bucket)}\n`, permissions: "0644" },
+    { path: BACKUP_PATHS.command, content: command, permissions: "0755", compress: true },
+    { path: BACKUP_PATHS.service, content: renderBackupService(), permissions: "0644" },
+    { path: BACKUP_PATHS.timer, content: renderBackupTimer(backup.schedule), permissions: "0644" },
+  ];
 }

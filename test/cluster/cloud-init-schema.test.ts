@@ -19,6 +19,7 @@ describe("every synthesized user data passes cloud-init schema", () => {
       { install: { source: "package" }, instanceType: "t4g.small", tuning: { heartbeatIntervalMs: 200, electionTimeoutMs: 2000 } },
     ],
     ["etcd v3.5.33", { install: { version: "v3.5.33" } }],
+    ["backups on (the command gzipped, gz+b64)", { backup: {} }],
   ])("GIVEN %s", (_, props) => {
     const cloudInit = requireTool("cloud-init", "cloud-init");
     const { json } = synthCluster(props);

@@ -101,6 +101,27 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       /membershipTransport is "ssh": use "ssm" \(the default: Run Command on a member, from anywhere with AWS credentials\) or "direct"/,
     ],
     ["ssmVpcEndpoints as a string", { ssmVpcEndpoints: "yes" as unknown as boolean }, /ssmVpcEndpoints is "yes": give true or false/],
+    ["backup as true", { backup: true as unknown as {} }, /backup is true: give an object such as \{\} \(every default\)/],
+    [
+      "a backup schedule that would break the timer unit",
+      { backup: { schedule: "hourly\nExecStart=/bin/evil" } },
+      /backup\.schedule is "hourly\\nExecStart=\/bin\/evil": give a systemd OnCalendar expression such as "\*:0\/15"/,
+    ],
+    ["an uppercase bucket name", { backup: { bucket: "Etcd_Backups" } }, /backup\.bucket is "Etcd_Backups": give an S3 bucket name \(3-63 lowercase/],
+    ["a prefix with a trailing slash", { backup: { prefix: "etcd/prod/" } }, /backup\.prefix is "etcd\/prod\/": give "\/"-separated segments .*without a leading or trailing "\/"/],
+    ["an empty backup KMS key", { backup: { kmsKeyId: " " } }, /backup\.kmsKeyId is " ": give a KMS key id, ARN or alias/],
+    ["zero recent days", { backup: { retention: { recentDays: 0 } } }, /backup\.retention\.recentDays is 0: give whole days from 1 to 3650/],
+    [
+      "daily snapshots kept less than recent ones",
+      { backup: { retention: { recentDays: 14, dailyDays: 7 } } },
+      /backup\.retention\.dailyDays is 7, shorter than recentDays 14: .*give dailyDays of at least 14/,
+    ],
+    [
+      "retention for a bucket the user brings",
+      { backup: { bucket: "acme-etcd", retention: { dailyDays: 30 } } },
+      /backup\.retention is given with backup\.bucket "acme-etcd": a bucket you bring keeps its own lifecycle rules/,
+    ],
+    ["AWS's metric namespace", { backup: { metricNamespace: "AWS/etcd" } }, /backup\.metricNamespace is "AWS\/etcd": .*not starting with "AWS\/"/],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
     [
       "a subnet outside the VPC",
@@ -238,6 +259,12 @@ describe("allowed but unwise props synthesize with a warning", () => {
       expect.stringMatching(/membershipTransport is "ssm" with a custom ami: .*must run the SSM agent.*or use "direct"/),
     ]);
     expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct" })).toEqual([]);
+  });
+
+  test("GIVEN backups and a custom AMI THEN a warning says the AMI needs the AWS CLI for them", () => {
+    expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct", backup: {} })).toEqual([
+      expect.stringMatching(/backup is on with a custom ami: .*needs the AWS CLI, gzip and curl/),
+    ]);
   });
 
   test("GIVEN SSM endpoints that nothing uses THEN a warning says to drop them", () => {
