@@ -4,9 +4,10 @@ import type { BackupTarget } from "./backup-script";
 export interface RestoreScriptInput {
   /** The snapshot to restore: `s3://bucket/key.snapshot.db.gz`; its metadata is the `.json` beside it. */
   readonly snapshotUri: string;
+  /** The snapshot bucket's region; empty: the instance's own, from IMDSv2. */
   readonly region: string;
   readonly endpointUrls?: BackupTarget["endpointUrls"];
-  /** The etcd minor version this member runs ("3.4", "3.5", "3.6"): what it can restore. */
+  /** The etcd minor version this member runs ("3.4", "3.5", "3.6"): what it can restore. Empty: asked of `etcd --version`. */
   readonly etcdMinor: string;
   readonly binDir: string;
   readonly memberName: string;
@@ -63,6 +64,12 @@ s3_cp() {
 # A top-level string or number of the metadata (the backup writes it on one line, these keys once).
 meta() { sed -n "s/.*\\"$1\\":\\"\\{0,1\\}\\([^\\",}]*\\).*/\\1/p" "$work/metadata.json" | head -n 1; }
 
+instance_region() {
+  u=http://169.254.169.254/latest
+  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
+    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
+}
+
 minor_of() { echo "$1" | sed -n 's/^v\\{0,1\\}\\([0-9]*\\.[0-9]*\\)\\..*/\\1/p'; }
 
 main() {
@@ -71,6 +78,9 @@ main() {
     s3://*.snapshot.db.gz) ;;
     *) fail "$SNAPSHOT_URI is not an s3://... .snapshot.db.gz object, as etcd-backup uploads them" ;;
   esac
+  [ -n "$REGION" ] || REGION=$(instance_region) || fail "no region from IMDS (give restoreFrom.region)"
+  [ -n "$ETCD_MINOR" ] || ETCD_MINOR=$(minor_of "$("$BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')")
+  [ -n "$ETCD_MINOR" ] || fail "cannot tell which etcd $BIN_DIR/etcd is"
   work=$(mktemp -d /var/tmp/etcd-restore.XXXXXX)
   trap 'rm -rf "$work"' EXIT
   metadata_uri=$(echo "$SNAPSHOT_URI" | sed 's/\\.snapshot\\.db\\.gz$/.json/')
@@ -80,6 +90,9 @@ main() {
   expected=$(meta sha256)
   actual=$(sha256sum "$work/snapshot.db.gz" | cut -d ' ' -f 1)
   [ "$expected" = "$actual" ] || fail "$SNAPSHOT_URI has SHA-256 $actual but its metadata says $expected: the object is corrupt or not this snapshot"
+  # Under the old token a member of the old cluster that comes back could join the new one.
+  [ "$(meta clusterToken)" != "$CLUSTER_TOKEN" ] ||
+    fail "the snapshot is of cluster $CLUSTER_TOKEN, the token this new cluster would have: give the restored cluster a new token"
   from=$(minor_of "$(meta etcdVersion)")
   [ -n "$from" ] || fail "its metadata names no etcd version"
   # etcd restores a snapshot of its own minor version or of the one before; never of a later one.

@@ -186,6 +186,28 @@ describe.each(ETCD_MINORS.map((m) => [m]))("etcd %s", (minor: EtcdMinor) => {
     expect(result.stderr).toContain(`the snapshot was taken by etcd 3.7 and this member runs ${minor}: restore it with etcd 3.7`);
   });
 
+  test("GIVEN the old cluster's own token THEN the restore refuses, so no old member can join the new cluster", async () => {
+    const dataDir = path.join(work, "same-token", "etcd_node1.etcd");
+    const result = await exec("sh", [restoreScript({ clusterToken: OLD_TOKEN, dataDir })]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`the snapshot is of cluster ${OLD_TOKEN}, the token this new cluster would have: give the restored cluster a new token`);
+    expect(fs.existsSync(dataDir)).toBe(false);
+  });
+
+  test("GIVEN no etcd minor version THEN the restore asks the member's etcd which it is", async () => {
+    const dataDir = path.join(work, "asked", "etcd_node1.etcd");
+    const result = await exec("sh", [restoreScript({ etcdMinor: "", dataDir })]);
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(fs.existsSync(path.join(dataDir, "member"))).toBe(true);
+    // AND with a binary that is no etcd it refuses
+    const notEtcd = path.join(work, "not-etcd");
+    fs.mkdirSync(notEtcd, { recursive: true });
+    fs.writeFileSync(path.join(notEtcd, "etcd"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+    const refused = await exec("sh", [restoreScript({ etcdMinor: "", binDir: notEtcd, dataDir: path.join(work, "asked2", "x.etcd") })]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`cannot tell which etcd ${notEtcd}/etcd is`);
+  });
+
   /** `etcd-cluster restore-check` with this version's tools and the test's AWS environment. */
   async function restoreCheck(...args: string[]): Promise<{ code: number; lines: string[] }> {
     const saved = { ...process.env };
