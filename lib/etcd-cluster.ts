@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { Annotations, AssetType, TerraformAsset, TerraformStack, Token, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
 import { BackupBucket } from "./aws/backup-bucket";
+import { RestoreSource } from "./aws/restore-source";
 import { MemberInstance } from "./aws/member-instance";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { MemberRole } from "./aws/member-role";
@@ -17,7 +18,7 @@ import { EtcdClusterConfigError } from "./config/config-error";
 import { DEFAULTS } from "./config/defaults";
 import { resolveCluster } from "./config/resolve-cluster";
 import { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
-import type { ResolvedCluster } from "./config/resolved-cluster";
+import type { ResolvedCluster, ResolvedRestore } from "./config/resolved-cluster";
 import { userDataSizeProblems } from "./config/user-data-limit";
 import { ON_MEMBER_CLIENT, renderMemberUserData, type MemberBackupInput } from "./host/member-user-data";
 import { MemberLifecycle, type MembershipAccess } from "./membership/member-lifecycle";
@@ -71,7 +72,7 @@ export class EtcdCluster extends Construct {
 
     const pki = this.planPki(cluster);
     this.pkiDirectory = cluster.pki.directory;
-    this.initialClusterToken = cluster.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material);
+    this.initialClusterToken = cluster.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material, cluster.restoreFrom);
     const backupPrefix = cluster.backup && (cluster.backup.prefix ?? `${DEFAULTS.backup.prefixRoot}/${this.initialClusterToken}`);
     const userData = renderAllUserData(cluster, pki.material, this.initialClusterToken, backupPrefix);
     const tooBig = userDataSizeProblems(cluster.members, userData);
@@ -114,6 +115,7 @@ export class EtcdCluster extends Construct {
         metricNamespace: cluster.backup.metricNamespace,
         tags,
       });
+    const restoreSource = cluster.restoreFrom && new RestoreSource(this, "restore", { restore: cluster.restoreFrom });
     const fromStack = this.relativeToStack();
     const access = this.membershipAccess(cluster, pki.material, fromStack, ssm);
     let previousJoiner: ITerraformDependable | undefined;
@@ -127,7 +129,8 @@ export class EtcdCluster extends Construct {
         after: member.initialClusterState === "existing" ? previousJoiner : undefined,
       });
       const running = !member.removed && !member.registerOnly;
-      const role = running && (ssm || backups) ? this.memberRole(cluster, member, ssm, backups, tags) : undefined;
+      const needsRole = ssm || backups || restoreSource;
+      const role = running && needsRole ? this.memberRole(cluster, member, { ssm, backups, restoreSource }, tags) : undefined;
       const keyParameter =
         cluster.keyDelivery.mode === "ssm" && role
           ? new MemberKeyParameter(this, `${member.name}-key`, {
@@ -226,18 +229,19 @@ export class EtcdCluster extends Construct {
   private memberRole(
     cluster: ResolvedCluster,
     member: ClusterMember,
-    ssm: SsmAccess | undefined,
-    backups: BackupBucket | undefined,
+    { ssm, backups, restoreSource }: { ssm?: SsmAccess; backups?: BackupBucket; restoreSource?: RestoreSource },
     tags: Record<string, string>
   ): MemberRole {
     const purposes = [
       ...(cluster.keyDelivery.mode === "ssm" ? ["reads its private key from SSM"] : []),
       ...(cluster.membershipTransport === "ssm" ? ["runs the deploy's membership steps through SSM Run Command"] : []),
       ...(backups ? ["writes the cluster's snapshots to S3"] : []),
+      ...(restoreSource ? ["reads the snapshot the cluster was restored from"] : []),
     ];
     const role = new MemberRole(this, `${member.name}-role`, { memberName: member.name, purposes, tags });
     if (ssm && cluster.membershipTransport === "ssm") role.attachManagedPolicy("ssm-managed-instance", ssm.managedInstancePolicyArn);
     if (backups) role.addInlinePolicy("etcd-backup", backups.memberPolicy());
+    if (restoreSource && member.initialClusterState === "new") role.addInlinePolicy("etcd-restore", restoreSource.memberPolicy());
     return role;
   }
 
@@ -282,9 +286,13 @@ function keyVersion(keyPem: string): number {
   return parseInt(createHash("sha256").update(keyPem).digest("hex").slice(0, 12), 16);
 }
 
-/** Unique per cluster: two clusters from one stack, or one stack in two environments, never mix. */
-function defaultClusterToken(constructPath: string, pki: PkiMaterial): string {
-  const digest = createHash("sha256").update(`${constructPath}\n${pki.caFingerprintSha256}`).digest("hex");
+/**
+ * Unique per cluster: two clusters from one stack, or one stack in two environments, never mix;
+ * and a cluster restored from a snapshot never shares the token of the one that took it.
+ */
+function defaultClusterToken(constructPath: string, pki: PkiMaterial, restore: ResolvedRestore | undefined): string {
+  const seed = [constructPath, pki.caFingerprintSha256, ...(restore ? [`restored from ${restore.snapshotUri}`] : [])].join("\n");
+  const digest = createHash("sha256").update(seed).digest("hex");
   return `etcd-${digest.slice(0, 16)}`;
 }
 
@@ -315,6 +323,7 @@ function renderAllUserData(
   backupPrefix: string | undefined
 ): Map<string, string> {
   const backup = memberBackup(cluster, backupPrefix);
+  const restore = cluster.restoreFrom && { snapshotUri: cluster.restoreFrom.snapshotUri, region: cluster.restoreFrom.region ?? "" };
   return new Map(
     cluster.members.map((member) => {
       const credentials = pki.members.get(member.name)!;
@@ -331,6 +340,7 @@ function renderAllUserData(
             : { mode: "user-data", keyPem: credentials.keyPem },
         install: cluster.install,
         backup,
+        restore,
       });
       return [member.name, userData];
     })

@@ -182,6 +182,29 @@ export interface EtcdBackupOptions {
   readonly metricNamespace?: string;
 }
 
+/** A new cluster bootstrapped from one snapshot (see the README's disaster-recovery runbook). */
+export interface EtcdRestoreOptions {
+  /**
+   * The snapshot, as etcd-backup uploaded it: `s3://<bucket>/<key>.snapshot.db.gz`, with its
+   * `.json` metadata beside it. Every bootstrap member restores this one snapshot at its VM's first
+   * boot, under a new cluster token; members that join later sync from them.
+   */
+  readonly snapshotUri: string;
+
+  /**
+   * The snapshot bucket's region.
+   * @default the members' region
+   */
+  readonly region?: string;
+
+  /**
+   * KMS key (ARN) the snapshot is encrypted with, when it is a customer-managed key: the members'
+   * roles get kms:Decrypt on it through S3.
+   * @default the aws/s3 key, which needs no grant
+   */
+  readonly kmsKeyArn?: string;
+}
+
 export interface EtcdClusterProps {
   /** The cluster's members, bootstrap members first. */
   readonly members: EtcdMemberProps[];
@@ -334,6 +357,14 @@ export interface EtcdClusterProps {
    * @default no backups
    */
   readonly backup?: EtcdBackupOptions;
+
+  /**
+   * Bootstrap this cluster from a snapshot instead of empty. Its default cluster token then differs
+   * from the snapshot's, so no member of the old cluster can join the new one. Keep it set for the
+   * life of the restored cluster: removing it changes the token, and with it every member.
+   * @default a new, empty cluster
+   */
+  readonly restoreFrom?: EtcdRestoreOptions;
 
   /**
    * The PKI directory and certificate parameters.

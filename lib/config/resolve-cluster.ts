@@ -11,6 +11,7 @@ import type { EtcdClusterProps } from "../props";
 import { Problems, type ConfigProblem } from "./config-error";
 import { DEFAULTS } from "./defaults";
 import { resolveBackup } from "./resolve-backup";
+import { resolveRestore, restoreTokenProblem } from "./resolve-restore";
 import { resolveClusterMembers } from "./resolve-members";
 import { cidrList, resolveNetwork } from "./resolve-network";
 import { isIntegerIn, resolvePki } from "./resolve-pki";
@@ -99,6 +100,19 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   const install = resolveInstallPlan(props.install, architecture);
   install.errors.forEach((message) => problems.add("install", message));
   const backup = resolveBackup(props.backup, problems);
+  const restoreFrom = resolveRestore(props.restoreFrom, problems);
+  if (restoreFrom && typeof props.initialClusterToken === "string") {
+    const problem = restoreTokenProblem(restoreFrom, props.initialClusterToken);
+    if (problem) problems.add("initialClusterToken", problem);
+  }
+  if (restoreFrom && props.tuning?.extraSettings?.ETCD_WAL_DIR !== undefined) {
+    problems.add(
+      "tuning.extraSettings.ETCD_WAL_DIR",
+      `tuning.extraSettings.ETCD_WAL_DIR is ${JSON.stringify(
+        props.tuning.extraSettings.ETCD_WAL_DIR
+      )} with restoreFrom: a restore writes the WAL inside the data directory; drop ETCD_WAL_DIR for the restored cluster`
+    );
+  }
   if (backup && props.ami !== undefined) {
     warnings.push(`backup is on with a custom ami: the members' backup timer needs the AWS CLI, gzip and curl on the AMI (Amazon Linux 2023 has them)`);
   }
@@ -126,6 +140,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
       etcdSettings: tuningSettings(props.tuning),
       pki,
       backup,
+      restoreFrom,
       warnings,
     },
   };

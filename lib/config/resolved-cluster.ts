@@ -35,6 +35,17 @@ export interface ResolvedBackup {
   readonly metricNamespace: string;
 }
 
+/** EtcdClusterProps.restoreFrom checked. */
+export interface ResolvedRestore {
+  readonly snapshotUri: string;
+  readonly bucket: string;
+  /** The snapshot's key; its metadata's is the same with .json for .snapshot.db.gz. */
+  readonly key: string;
+  /** Undefined: the members' region. */
+  readonly region?: string;
+  readonly kmsKeyArn?: string;
+}
+
 /**
  * EtcdClusterProps checked and with every default applied: what the construct builds from. It
  * holds no props: a field is here because something reads it.
@@ -65,6 +76,8 @@ export interface ResolvedCluster {
   readonly pki: ResolvedPki;
   /** Undefined: no backups. */
   readonly backup?: ResolvedBackup;
+  /** Undefined: the cluster starts empty. */
+  readonly restoreFrom?: ResolvedRestore;
   /** Unwise but valid choices, for Annotations. */
   readonly warnings: readonly string[];
 }

@@ -17,6 +17,11 @@ export interface BootScriptInput {
    * it to tls.keyFile before etcd starts; when not, the key must already be there (user data).
    */
   readonly keyParameter?: string;
+  /**
+   * A command that fills the data directory from a snapshot before etcd's first start
+   * (`restoreFrom`); the boot stops if it fails, and etcd never starts empty in its place.
+   */
+  readonly restoreCommand?: string;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface BootScriptInput {
  * start an interpolation.
  */
 export function renderBootScript(input: BootScriptInput): string {
-  const { install, keyParameter } = input;
+  const { install, keyParameter, restoreCommand } = input;
   const source =
     install.source === "release"
       ? [`ETCD_URL=${shQuote(install.url)}`, `ETCD_SHA256=${shQuote(install.sha256)}`]
@@ -81,7 +86,9 @@ main() {
   . "$ETCD_CONF"
   install_etcd
   prepare_data_dir
-${keyParameter === undefined ? "" : "  fetch_key\n"}  start_etcd
+${keyParameter === undefined ? "" : "  fetch_key\n"}${
+    restoreCommand === undefined ? "" : `  ${shQuote(restoreCommand)} || fail "the restore failed (see above): etcd is not started"\n`
+  }  start_etcd
   wait_healthy
 }
 

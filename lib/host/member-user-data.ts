@@ -2,6 +2,7 @@ import type { ClusterMember } from "../cluster-members";
 import { renderEtcdConf, type EtcdConfInput } from "../etcd/etcd-conf";
 import type { InstallPlan } from "../etcd/releases";
 import { renderBackupScript, type BackupTarget } from "../backup/backup-script";
+import { renderRestoreScript } from "../backup/restore-script";
 import { BACKUP_PATHS, BACKUP_TIMER, renderBackupService, renderBackupTimer } from "./backup-units";
 import { shQuote } from "../shell-quote";
 import { renderBootScript } from "./boot-script";
@@ -16,6 +17,7 @@ export const ETCD_PATHS = {
   conf: "/etc/etcd/etcd.conf",
   unit: "/etc/systemd/system/etcd.service",
   bootScript: "/usr/local/sbin/etcd-bootstrap",
+  restoreScript: "/usr/local/sbin/etcd-restore",
   dataRoot: "/var/lib/etcd",
 } as const;
 
@@ -50,6 +52,13 @@ export interface MemberBackupInput {
   readonly metricNamespace: string;
 }
 
+/** The snapshot a bootstrap member restores before etcd's first start. */
+export interface MemberRestoreInput {
+  readonly snapshotUri: string;
+  /** Empty: the instance's region. */
+  readonly region: string;
+}
+
 /**
  * What varies from member to member. The paths, the user, the data root and the local client URL
  * are this renderer's own: callers cannot get them wrong because they never pass them.
@@ -68,6 +77,8 @@ export interface MemberUserDataInput {
   readonly install: InstallPlan;
   /** Undefined: no backups. */
   readonly backup?: MemberBackupInput;
+  /** Undefined, or a joining member: etcd starts with an empty data directory. */
+  readonly restore?: MemberRestoreInput;
   /** How long the boot script waits for the member to report healthy. Default 600. */
   readonly healthTimeoutSeconds?: number;
 }
@@ -117,13 +128,38 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
           confFile: ETCD_PATHS.conf,
           healthTimeoutSeconds: input.healthTimeoutSeconds ?? 600,
           keyParameter: keyDelivery.mode === "ssm" ? keyDelivery.parameterName : undefined,
+          restoreCommand: restoring(input) ? ETCD_PATHS.restoreScript : undefined,
         }),
         permissions: "0755",
       },
+      ...restoreFiles(input),
       ...backupFiles(input),
     ],
     runcmd: [[ETCD_PATHS.bootScript], ...(input.backup ? [["systemctl", "enable", "--now", BACKUP_TIMER]] : [])],
   });
+}
+
+/** Only the members that bootstrap the cluster restore it; a joiner syncs from them. */
+function restoring(input: MemberUserDataInput): boolean {
+  return input.restore !== undefined && input.member.initialClusterState === "new";
+}
+
+function restoreFiles(input: MemberUserDataInput): CloudConfigFile[] {
+  if (!restoring(input)) return [];
+  const conf = memberEtcdConf(input);
+  const command = renderRestoreScript({
+    snapshotUri: input.restore!.snapshotUri,
+    region: input.restore!.region,
+    etcdMinor: "",
+    binDir: input.install.binDir,
+    memberName: input.member.name,
+    peerUrl: input.member.peerUrl,
+    initialCluster: conf.initialCluster.map((m) => `${m.name}=${m.peerUrl}`).join(","),
+    clusterToken: input.initialClusterToken,
+    dataDir: conf.dataDir,
+    user: ETCD_USER,
+  });
+  return [{ path: ETCD_PATHS.restoreScript, content: command, permissions: "0755", compress: true }];
 }
 
 function backupFiles(input: MemberUserDataInput): CloudConfigFile[] {

@@ -121,6 +121,19 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       { backup: { bucket: "acme-etcd", retention: { dailyDays: 30 } } },
       /backup\.retention is given with backup\.bucket "acme-etcd": a bucket you bring keeps its own lifecycle rules/,
     ],
+    ["a snapshot URI that is no snapshot", { restoreFrom: { snapshotUri: "s3://acme/etcd/x.db" } }, /restoreFrom\.snapshotUri is "s3:\/\/acme\/etcd\/x\.db": give the s3:\/\/ URI of a snapshot as etcd-backup uploads it, ending in \.snapshot\.db\.gz/],
+    ["a restore region that is a zone", { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", region: "us-east-1a" } }, /restoreFrom\.region is "us-east-1a": give an AWS region such as "us-east-1"/],
+    ["a KMS alias for the restore", { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", kmsKeyArn: "alias/etcd" } }, /restoreFrom\.kmsKeyArn is "alias\/etcd": give the ARN of the KMS key/],
+    [
+      "a restore under the snapshot's own token",
+      { initialClusterToken: "prod-etcd", restoreFrom: { snapshotUri: "s3://acme/etcd/prod-etcd/20261203T081228Z-etcd_node1-rev11.snapshot.db.gz" } },
+      /restoreFrom\.snapshotUri "s3:\/\/acme\/etcd\/prod-etcd\/\S+" is under prod-etcd\/, and initialClusterToken is "prod-etcd": a restored cluster needs a token of its own/,
+    ],
+    [
+      "a separate WAL directory for a restore",
+      { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz" }, tuning: { extraSettings: { ETCD_WAL_DIR: "/var/lib/etcd-wal" } } },
+      /tuning\.extraSettings\.ETCD_WAL_DIR is "\/var\/lib\/etcd-wal" with restoreFrom: a restore writes the WAL inside the data directory/,
+    ],
     ["AWS's metric namespace", { backup: { metricNamespace: "AWS/etcd" } }, /backup\.metricNamespace is "AWS\/etcd": .*not starting with "AWS\/"/],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
     [
