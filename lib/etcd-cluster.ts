@@ -261,6 +261,7 @@ export class EtcdCluster extends Construct {
       return {
         script: asset.path,
         transport: { kind: "ssm", clusterTag: this.initialClusterToken, region: ssm!.region, onMember: ON_MEMBER_CLIENT },
+        backupFirst: cluster.backup?.beforeMembershipChanges === true,
       };
     }
     const { caCert, adminCert, adminKey } = pki.paths;

@@ -175,6 +175,14 @@ export interface EtcdBackupOptions {
   readonly retention?: { readonly recentDays?: number; readonly dailyDays?: number };
 
   /**
+   * Take a backup (on a member, through SSM Run Command) before each deploy that adds or removes a
+   * member, and stop that deploy, with nothing changed, if the backup fails. Needs the "ssm"
+   * membership transport.
+   * @default true with membershipTransport "ssm"; false (with a warning) with "direct"
+   */
+  readonly beforeMembershipChanges?: boolean;
+
+  /**
    * CloudWatch namespace of the BackupSucceeded, BackupFailed and SnapshotBytes metrics (dimension
    * ClusterToken), for an alarm on a backup that failed or stopped arriving.
    * @default "EtcdCluster"

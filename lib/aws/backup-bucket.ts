@@ -48,7 +48,12 @@ export class BackupBucket extends Construct {
   memberPolicy(): string {
     const bucketArn = `arn:${this.partition}:s3:::${this.bucketName}`;
     const statements: object[] = [
-      { Sid: "WriteAndReadSnapshots", Effect: "Allow", Action: ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"], Resource: `${bucketArn}/${this.prefix}/*` },
+      {
+        Sid: "WriteAndReadSnapshots",
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"],
+        Resource: `${bucketArn}/${this.prefix}/*`,
+      },
       {
         Sid: "ListOwnPrefix",
         Effect: "Allow",

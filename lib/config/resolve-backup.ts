@@ -16,7 +16,12 @@ const PREFIX = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const METRIC_NAMESPACE = /^[A-Za-z0-9 ._/#:-]{1,255}$/;
 
 /** `backup` checked, with its defaults: undefined when the cluster takes no backups. */
-export function resolveBackup(backup: EtcdBackupOptions | undefined, problems: Problems): ResolvedBackup | undefined {
+export function resolveBackup(
+  backup: EtcdBackupOptions | undefined,
+  membershipTransport: "ssm" | "direct",
+  problems: Problems,
+  warnings: string[]
+): ResolvedBackup | undefined {
   if (backup === undefined) return undefined;
   if (backup === null || typeof backup !== "object" || Array.isArray(backup)) {
     problems.add("backup", `backup is ${JSON.stringify(backup)}: give an object such as {} (every default) or { schedule: "hourly" }`);
@@ -72,6 +77,23 @@ export function resolveBackup(backup: EtcdBackupOptions | undefined, problems: P
     );
   }
 
+  const beforeMembershipChanges = backup.beforeMembershipChanges ?? membershipTransport === "ssm";
+  if (typeof beforeMembershipChanges !== "boolean") {
+    problems.add(
+      "backup.beforeMembershipChanges",
+      `backup.beforeMembershipChanges is ${JSON.stringify(beforeMembershipChanges)}: give true or false`
+    );
+  } else if (beforeMembershipChanges && membershipTransport !== "ssm") {
+    problems.add(
+      "backup.beforeMembershipChanges",
+      `backup.beforeMembershipChanges is true but membershipTransport is "direct": the backup runs on a member through SSM Run Command; use membershipTransport "ssm", or drop beforeMembershipChanges`
+    );
+  } else if (backup.beforeMembershipChanges === undefined && membershipTransport !== "ssm") {
+    warnings.push(
+      `backup is on with membershipTransport "direct": deploys that add or remove a member take no backup first (that runs through SSM Run Command); take one with \`etcd-backup --force\` on a member before such a deploy`
+    );
+  }
+
   return {
     schedule: String(schedule).trim(),
     bucket,
@@ -79,6 +101,7 @@ export function resolveBackup(backup: EtcdBackupOptions | undefined, problems: P
     kmsKeyId: backup.kmsKeyId,
     retention,
     metricNamespace,
+    beforeMembershipChanges: beforeMembershipChanges === true,
   };
 }
 
@@ -95,10 +118,16 @@ function resolveRetention(backup: EtcdBackupOptions, problems: Problems): Resolv
   const recentDays = given?.recentDays ?? DEFAULTS.backup.recentDays;
   const dailyDays = given?.dailyDays ?? DEFAULTS.backup.dailyDays;
   if (!isIntegerIn(recentDays, 1, 3650)) {
-    problems.add("backup.retention.recentDays", `backup.retention.recentDays is ${JSON.stringify(recentDays)}: give whole days from 1 to 3650`);
+    problems.add(
+      "backup.retention.recentDays",
+      `backup.retention.recentDays is ${JSON.stringify(recentDays)}: give whole days from 1 to 3650`
+    );
   }
   if (!isIntegerIn(dailyDays, 1, 36500)) {
-    problems.add("backup.retention.dailyDays", `backup.retention.dailyDays is ${JSON.stringify(dailyDays)}: give whole days from 1 to 36500`);
+    problems.add(
+      "backup.retention.dailyDays",
+      `backup.retention.dailyDays is ${JSON.stringify(dailyDays)}: give whole days from 1 to 36500`
+    );
   } else if (isIntegerIn(recentDays, 1, 3650) && dailyDays < recentDays) {
     problems.add(
       "backup.retention.dailyDays",

@@ -99,7 +99,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   validateTuning(props.tuning, "tuning").forEach((message) => problems.add("tuning", message));
   const install = resolveInstallPlan(props.install, architecture);
   install.errors.forEach((message) => problems.add("install", message));
-  const backup = resolveBackup(props.backup, problems);
+  const backup = resolveBackup(props.backup, membershipTransport === "direct" ? "direct" : "ssm", problems, warnings);
   const restoreFrom = resolveRestore(props.restoreFrom, problems);
   if (restoreFrom && typeof props.initialClusterToken === "string") {
     const problem = restoreTokenProblem(restoreFrom, props.initialClusterToken);
@@ -114,7 +114,9 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
     );
   }
   if (backup && props.ami !== undefined) {
-    warnings.push(`backup is on with a custom ami: the members' backup timer needs the AWS CLI, gzip and curl on the AMI (Amazon Linux 2023 has them)`);
+    warnings.push(
+      `backup is on with a custom ami: the members' backup timer needs the AWS CLI, gzip and curl on the AMI (Amazon Linux 2023 has them)`
+    );
   }
 
   if (!problems.empty || install.plan === undefined) return { ok: false, problems: problems.all };

@@ -12,7 +12,10 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/;
 export function resolveRestore(restore: EtcdRestoreOptions | undefined, problems: Problems): ResolvedRestore | undefined {
   if (restore === undefined) return undefined;
   if (restore === null || typeof restore !== "object" || Array.isArray(restore)) {
-    problems.add("restoreFrom", `restoreFrom is ${JSON.stringify(restore)}: give an object such as { snapshotUri: "s3://bucket/prefix/....snapshot.db.gz" }`);
+    problems.add(
+      "restoreFrom",
+      `restoreFrom is ${JSON.stringify(restore)}: give an object such as { snapshotUri: "s3://bucket/prefix/....snapshot.db.gz" }`
+    );
     return undefined;
   }
   const uri = restore.snapshotUri;
@@ -26,7 +29,12 @@ export function resolveRestore(restore: EtcdRestoreOptions | undefined, problems
     );
   }
   if (restore.region !== undefined && (typeof restore.region !== "string" || !REGION.test(restore.region))) {
-    problems.add("restoreFrom.region", `restoreFrom.region is ${JSON.stringify(restore.region)}: give an AWS region such as "us-east-1", or leave it out for the members' region`);
+    problems.add(
+      "restoreFrom.region",
+      `restoreFrom.region is ${JSON.stringify(
+        restore.region
+      )}: give an AWS region such as "us-east-1", or leave it out for the members' region`
+    );
   }
   if (restore.kmsKeyArn !== undefined && (typeof restore.kmsKeyArn !== "string" || !KMS_KEY_ARN.test(restore.kmsKeyArn))) {
     problems.add(

@@ -33,6 +33,8 @@ export interface ResolvedBackup {
   /** For a bucket the construct creates. */
   readonly retention: { readonly recentDays: number; readonly dailyDays: number };
   readonly metricNamespace: string;
+  /** The add and remove steps take a backup first. */
+  readonly beforeMembershipChanges: boolean;
 }
 
 /** EtcdClusterProps.restoreFrom checked. */

@@ -223,8 +223,54 @@ class SsmTransport {
 
   /** @param {string} endpoint @param {string} method @param {string} path @param {object} [payload] @returns {Promise<Response>} */
   async requestOnce(endpoint, method, path, payload) {
+    const { instanceId, invocation } = await this.run(
+      endpoint,
+      curlScript(this.options.onMember, method, path, payload),
+      `${method} ${path}`
+    );
+    const stdout = invocation.StandardOutputContent ?? "";
+    if (invocation.Status === "Success") return parseCurlOutput(stdout, endpoint);
+    const details = `${invocation.StatusDetails ?? invocation.Status}`;
+    if (invocation.Status === "Failed" && invocation.ResponseCode > 0) {
+      const code = /** @type {Record<number, string>} */ (CURL_EXIT)[invocation.ResponseCode];
+      const stderr = String(invocation.StandardErrorContent ?? "")
+        .trim()
+        .split("\n")
+        .pop();
+      throw Object.assign(
+        new Error(`on ${instanceId}, curl to ${this.options.onMember.url} exited ${invocation.ResponseCode}: ${stderr}`),
+        {
+          code: code ?? "SSM_COMMAND_FAILED",
+        }
+      );
+    }
+    throw Object.assign(new Error(`Run Command on ${instanceId} ended ${details}`), { code: "SSM_TIMEOUT" });
+  }
+
+  /**
+   * Runs a shell command as root on the member at the endpoint (e.g. its backup); a command that
+   * ran and failed is a result, not an error.
+   * @param {string} endpoint @param {string} command @param {string} comment
+   * @returns {Promise<{ instanceId: string, exitCode: number, stdout: string, stderr: string }>}
+   */
+  async runOnMember(endpoint, command, comment) {
+    const { instanceId, invocation } = await this.run(endpoint, command, comment);
+    const ran = invocation.Status === "Success" || (invocation.Status === "Failed" && invocation.ResponseCode > 0);
+    if (!ran)
+      throw Object.assign(new Error(`Run Command on ${instanceId} ended ${invocation.StatusDetails ?? invocation.Status}`), {
+        code: "SSM_TIMEOUT",
+      });
+    return {
+      instanceId,
+      exitCode: invocation.Status === "Success" ? 0 : invocation.ResponseCode,
+      stdout: String(invocation.StandardOutputContent ?? ""),
+      stderr: String(invocation.StandardErrorContent ?? ""),
+    };
+  }
+
+  /** @param {string} endpoint @param {string} script @param {string} what @returns {Promise<{ instanceId: string, invocation: any }>} */
+  async run(endpoint, script, what) {
     const instanceId = await this.instanceOf(endpoint);
-    const script = curlScript(this.options.onMember, method, path, payload);
     let commandId;
     try {
       commandId = (
@@ -235,7 +281,7 @@ class SsmTransport {
           "--document-name",
           "AWS-RunShellScript",
           "--comment",
-          `etcd-cluster: ${method} ${path}`.slice(0, 100),
+          `etcd-cluster: ${what}`.slice(0, 100),
           "--timeout-seconds",
           String(SSM_DELIVERY_TIMEOUT_SECONDS),
           "--parameters",
@@ -259,24 +305,7 @@ class SsmTransport {
       }
       throw err;
     }
-    const invocation = await this.waitFor(commandId, instanceId);
-    const stdout = invocation.StandardOutputContent ?? "";
-    if (invocation.Status === "Success") return parseCurlOutput(stdout, endpoint);
-    const details = `${invocation.StatusDetails ?? invocation.Status}`;
-    if (invocation.Status === "Failed" && invocation.ResponseCode > 0) {
-      const code = /** @type {Record<number, string>} */ (CURL_EXIT)[invocation.ResponseCode];
-      const stderr = String(invocation.StandardErrorContent ?? "")
-        .trim()
-        .split("\n")
-        .pop();
-      throw Object.assign(
-        new Error(`on ${instanceId}, curl to ${this.options.onMember.url} exited ${invocation.ResponseCode}: ${stderr}`),
-        {
-          code: code ?? "SSM_COMMAND_FAILED",
-        }
-      );
-    }
-    throw Object.assign(new Error(`Run Command on ${instanceId} ended ${details} (command ${commandId})`), { code: "SSM_TIMEOUT" });
+    return { instanceId, invocation: await this.waitFor(commandId, instanceId) };
   }
 
   /** Polls the invocation until it ends, for at most timeoutMs; then cancels it. */
@@ -452,7 +481,7 @@ function explain(endpoint, err) {
 
 /**
  * @typedef {(line: string) => void} Log
- * @typedef {{ client: EtcdClient, peerUrl: string, name?: string, timeoutMs: number, log: Log, sleep?: (ms: number) => Promise<void> }} StepOptions
+ * @typedef {{ client: EtcdClient, peerUrl: string, name?: string, timeoutMs: number, log: Log, sleep?: (ms: number) => Promise<void>, backupFirst?: boolean, backedUp?: boolean }} StepOptions
  */
 
 // etcd refuses membership changes for ~5 s after a member connects (strict reconfig check), and
@@ -469,6 +498,44 @@ const LEARNER_NOT_READY = /can only promote a learner member which is in sync wi
 
 class MembershipError extends Error {}
 
+/** The backup command each member's user data installs when the cluster has backups (lib/host/backup-units.ts). */
+const BACKUP_COMMAND = "/usr/local/sbin/etcd-backup";
+
+/**
+ * A snapshot before the member list changes, through the members' own backup path (etcd-backup
+ * --force, on the first member that can run it): the change is not made when it fails. Once per
+ * step, however often the step itself is retried.
+ * @param {StepOptions} o @param {string} reason
+ */
+async function backupFirst(o, reason) {
+  if (!o.backupFirst || o.backedUp) return;
+  const transport = /** @type {any} */ (o.client.transport);
+  if (typeof transport.runOnMember !== "function") {
+    throw new MembershipError(`a backup before ${reason} runs on a member through SSM Run Command: use --transport=ssm`);
+  }
+  let lastError = "";
+  for (const endpoint of o.client.endpoints) {
+    let result;
+    try {
+      result = await transport.runOnMember(endpoint, `${BACKUP_COMMAND} --force --reason ${shellQuote(reason)}`, `backup ${reason}`);
+    } catch (err) {
+      // This member cannot run it (down, or not managed by SSM yet): the next one may.
+      lastError = `${endpoint}: ${/** @type {Error} */ (err).message}`;
+      continue;
+    }
+    if (result.exitCode === 0) {
+      o.log(`backed up first, on ${result.instanceId}: ${result.stdout.trim().split("\n").pop()}`);
+      o.backedUp = true;
+      return;
+    }
+    const said = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-2).join(" / ");
+    throw new MembershipError(
+      `the backup before ${reason} failed on ${result.instanceId} (exit ${result.exitCode}): ${said}. Nothing was changed: fix the backup (journalctl -u etcd-backup on a member), or deploy with backup.beforeMembershipChanges false`
+    );
+  }
+  throw new MembershipError(`no member could take the backup before ${reason} (${lastError}). Nothing was changed`);
+}
+
 /** Set to 1 by an operator destroying a cluster that can no longer confirm a member remove. */
 const ABANDON_ENV = "ETCD_CLUSTER_ABANDON";
 
@@ -481,6 +548,7 @@ async function addLearner(o) {
       o.log(`${label(o)} is already a member (${describe(existing)}): nothing to add`);
       return existing;
     }
+    await backupFirst(o, `adding ${label(o)}`);
     let added;
     try {
       added = await o.client.memberAdd(o.peerUrl, true);
@@ -541,6 +609,7 @@ async function remove(o) {
       o.log(`${label(o)} is the last member: leaving it, the cluster goes with it`);
       return;
     }
+    await backupFirst(o, `removing ${label(o)}`);
     try {
       await o.client.memberRemove(member.ID);
     } catch (err) {
@@ -671,7 +740,8 @@ function clientFromFlags(flags, env, log) {
 /**
  * Command line for the provisioners:
  *   node membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS]
- *     [--endpoints URL,URL] and the transport's flags (see clientFromFlags)
+ *     [--endpoints URL,URL] and the transport's flags (see clientFromFlags);
+ *     --backup-first=true: add and remove take a backup on a member first (ssm transport)
  * @param {string[]} argv
  */
 async function main(argv) {
@@ -681,7 +751,7 @@ async function main(argv) {
   const step = /** @type {Record<string, (o: StepOptions) => Promise<unknown>>} */ (steps)[command ?? ""];
   if (!step || !flags["peer-url"]) {
     process.stderr.write(
-      "usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--transport direct|ssm] [transport flags]\n"
+      "usage: membership.js add|promote|remove --peer-url URL [--name NAME] [--timeout SECONDS] [--endpoints URLS] [--transport direct|ssm] [transport flags] [--backup-first=true]\n"
     );
     return 2;
   }
@@ -693,7 +763,9 @@ async function main(argv) {
     const client = clientFromFlags(flags, process.env, log);
     if (flags.transport === "ssm") log(`through SSM Run Command on the members (cluster ${flags["cluster-tag"]})`);
     const timeoutMs = (abandon ? Math.min(Number(flags.timeout ?? 600), 5) : Number(flags.timeout ?? 600)) * 1000;
-    await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log });
+    // An abandoned cluster has no quorum to back up from.
+    const backup = flags["backup-first"] === "true" && !abandon;
+    await step({ client, peerUrl: flags["peer-url"], name: flags.name, timeoutMs, log, backupFirst: backup });
     return 0;
   } catch (err) {
     if (abandon) {
@@ -736,6 +808,7 @@ module.exports = {
   EtcdServerError,
   EtcdUnreachableError,
   addLearner,
+  backupFirst,
   promote,
   remove,
   findByPeerUrl,

@@ -24,6 +24,8 @@ export interface MembershipAccess {
   /** The membership script (lib/membership/etcd-membership.js, shipped as a Terraform asset). */
   readonly script: string;
   readonly transport: MembershipTransport;
+  /** The add and remove steps take a backup on a member first (ssm transport, backups on). */
+  readonly backupFirst?: boolean;
 }
 
 export interface MemberLifecycleProps {
@@ -117,6 +119,7 @@ export class MemberLifecycle extends Construct {
       `--endpoints=${endpoints.join(",")}`,
       ...transportFlags(access.transport),
       `--timeout=${step === "promote" ? joinTimeoutSeconds : 300}`,
+      ...(access.backupFirst && step !== "promote" ? ["--backup-first=true"] : []),
     ];
     return args.map(shellWord).join(" ");
   }

@@ -1,7 +1,7 @@
 // What `backup` adds to the synthesized stack: the bucket and its lifecycle, each member's grant,
 // and the command and systemd units in each member's user data.
 import { ref } from "../../lib/cdktf";
-import { memberFiles, resources, SEED, synthCluster, userDataOf } from "../support/synth";
+import { memberFiles, NODE4, resources, SEED, synthCluster, userDataOf } from "../support/synth";
 import { parseCloudConfig } from "../../lib/host/cloud-config";
 
 const PREFIX = (token: string) => `etcd/${token}`;
@@ -69,7 +69,9 @@ describe("backup: {} turns scheduled snapshots on with every default", () => {
       const actions = statements.flatMap((s: any) => [s.Action].flat());
       expect(actions.sort()).toEqual(["cloudwatch:PutMetricData", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:PutObjectTagging"]);
       const objects = statements.find((s: any) => s.Sid === "WriteAndReadSnapshots");
-      expect(objects.Resource).toBe(`arn:\${data.aws_partition.${partitionId}.partition}:s3:::\${aws_s3_bucket.${bucketId}.bucket}/${prefix}/*`);
+      expect(objects.Resource).toBe(
+        `arn:\${data.aws_partition.${partitionId}.partition}:s3:::\${aws_s3_bucket.${bucketId}.bucket}/${prefix}/*`
+      );
       const list = statements.find((s: any) => s.Sid === "ListOwnPrefix");
       expect(list.Condition).toEqual({ StringLike: { "s3:prefix": `${prefix}/*` } });
       expect(statements.find((s: any) => s.Sid === "BackupMetrics").Condition).toEqual({
@@ -145,6 +147,36 @@ describe("backup with a bucket that is another resource's reference", () => {
     const { json } = synthCluster({ backup: { bucket: reference } });
     expect(memberFiles(json, "etcd_node2").get("/etc/etcd/backup.conf")).toBe("BUCKET='${aws_s3_bucket.shared.bucket}'\n");
     expect(JSON.parse(memberPolicies(json)[0].policy).Statement[0].Resource).toContain(":s3:::${aws_s3_bucket.shared.bucket}/");
+  });
+});
+
+describe("backups before membership changes", () => {
+  const commands = (json: any) =>
+    Object.values(resources(json, "terraform_data")).flatMap((step: any) =>
+      (step.provisioner ?? []).map((p: any) => p["local-exec"].command as string)
+    );
+
+  test("GIVEN backups and the ssm transport THEN the add and remove steps take a backup first, and promote does not", () => {
+    const { json } = synthCluster({ members: [...SEED, NODE4], backup: {} });
+    const all = commands(json);
+    const of = (step: string) => all.filter((c) => c.includes(` ${step} --name=`));
+    expect(of("add")).toHaveLength(1);
+    expect(of("remove")).toHaveLength(4);
+    for (const c of [...of("add"), ...of("remove")]) expect(c).toMatch(/ --backup-first=true$/);
+    expect(of("promote")).toHaveLength(1);
+    expect(of("promote")[0]).not.toContain("--backup-first");
+  });
+
+  test("GIVEN beforeMembershipChanges false, or no backups THEN no step takes one", () => {
+    for (const props of [{ backup: { beforeMembershipChanges: false } }, {}]) {
+      const { json } = synthCluster({ members: [...SEED, NODE4], ...props });
+      expect(commands(json).filter((c) => c.includes("--backup-first"))).toEqual([]);
+    }
+  });
+
+  test("GIVEN the direct transport THEN no step takes one", () => {
+    const { json } = synthCluster({ members: [...SEED, NODE4], backup: {}, membershipTransport: "direct" });
+    expect(commands(json).filter((c) => c.includes("--backup-first"))).toEqual([]);
   });
 });
 

@@ -45,13 +45,17 @@ describe("restoreFrom a snapshot", () => {
     const files = memberFiles(json, "etcd_node4");
     expect(files.has("/usr/local/sbin/etcd-restore")).toBe(false);
     expect(files.get("/usr/local/sbin/etcd-bootstrap")).not.toContain("etcd-restore");
-    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p: any) => String(p.name_prefix).startsWith("etcd-restore"));
+    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p: any) =>
+      String(p.name_prefix).startsWith("etcd-restore")
+    );
     expect(grants.map((g: any) => g.role)).toHaveLength(3);
     expect(grants.some((g: any) => String(g.role).includes("etcd_node4"))).toBe(false);
   });
 
   test("THEN each bootstrap member may read the snapshot and its metadata, and nothing else", () => {
-    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p: any) => String(p.name_prefix).startsWith("etcd-restore"));
+    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p: any) =>
+      String(p.name_prefix).startsWith("etcd-restore")
+    );
     for (const grant of grants as any[]) {
       const [statement, ...others] = JSON.parse(grant.policy).Statement;
       expect(others).toEqual([]);

@@ -182,7 +182,10 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     );
     // The region is read from the step's own state: a destroy-time provisioner may only read self.
     expect(remove).toContain(`'--region=\${try(self.input.region, "")}'`);
-    expect(node3.input).toEqual({ peer_url: "https://172.16.0.103:2380", region: expect.stringMatching(/^\$\{data\.aws_region\.[^}]+\.region\}$/) });
+    expect(node3.input).toEqual({
+      peer_url: "https://172.16.0.103:2380",
+      region: expect.stringMatching(/^\$\{data\.aws_region\.[^}]+\.region\}$/),
+    });
     expect(remove).not.toMatch(/admin(-key)?\.pem/);
     // Bootstrap members register nothing.
     expect(Object.keys(steps).filter((key) => key.includes("_register_"))).toEqual([]);
@@ -221,7 +224,9 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     expect(attachments).toHaveLength(3);
     for (const member of SEED) {
       const [id, attachment] = attachments.find(([key]) => key.startsWith(`etcd_${member.name}-role_`))!;
-      expect(attachment.policy_arn).toMatch(/^arn:\$\{data\.aws_partition\.[^}]+\.partition\}:iam::aws:policy\/AmazonSSMManagedInstanceCore$/);
+      expect(attachment.policy_arn).toMatch(
+        /^arn:\$\{data\.aws_partition\.[^}]+\.partition\}:iam::aws:policy\/AmazonSSMManagedInstanceCore$/
+      );
       expect(instanceOf(json, member.name).depends_on).toContain(`aws_iam_role_policy_attachment.${id}`);
       expect(instanceOf(json, member.name).iam_instance_profile).toMatch(/^\$\{aws_iam_instance_profile\./);
     }

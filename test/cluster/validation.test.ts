@@ -107,10 +107,22 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       { backup: { schedule: "hourly\nExecStart=/bin/evil" } },
       /backup\.schedule is "hourly\\nExecStart=\/bin\/evil": give a systemd OnCalendar expression such as "\*:0\/15"/,
     ],
-    ["an uppercase bucket name", { backup: { bucket: "Etcd_Backups" } }, /backup\.bucket is "Etcd_Backups": give an S3 bucket name \(3-63 lowercase/],
-    ["a prefix with a trailing slash", { backup: { prefix: "etcd/prod/" } }, /backup\.prefix is "etcd\/prod\/": give "\/"-separated segments .*without a leading or trailing "\/"/],
+    [
+      "an uppercase bucket name",
+      { backup: { bucket: "Etcd_Backups" } },
+      /backup\.bucket is "Etcd_Backups": give an S3 bucket name \(3-63 lowercase/,
+    ],
+    [
+      "a prefix with a trailing slash",
+      { backup: { prefix: "etcd/prod/" } },
+      /backup\.prefix is "etcd\/prod\/": give "\/"-separated segments .*without a leading or trailing "\/"/,
+    ],
     ["an empty backup KMS key", { backup: { kmsKeyId: " " } }, /backup\.kmsKeyId is " ": give a KMS key id, ARN or alias/],
-    ["zero recent days", { backup: { retention: { recentDays: 0 } } }, /backup\.retention\.recentDays is 0: give whole days from 1 to 3650/],
+    [
+      "zero recent days",
+      { backup: { retention: { recentDays: 0 } } },
+      /backup\.retention\.recentDays is 0: give whole days from 1 to 3650/,
+    ],
     [
       "daily snapshots kept less than recent ones",
       { backup: { retention: { recentDays: 14, dailyDays: 7 } } },
@@ -121,12 +133,27 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       { backup: { bucket: "acme-etcd", retention: { dailyDays: 30 } } },
       /backup\.retention is given with backup\.bucket "acme-etcd": a bucket you bring keeps its own lifecycle rules/,
     ],
-    ["a snapshot URI that is no snapshot", { restoreFrom: { snapshotUri: "s3://acme/etcd/x.db" } }, /restoreFrom\.snapshotUri is "s3:\/\/acme\/etcd\/x\.db": give the s3:\/\/ URI of a snapshot as etcd-backup uploads it, ending in \.snapshot\.db\.gz/],
-    ["a restore region that is a zone", { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", region: "us-east-1a" } }, /restoreFrom\.region is "us-east-1a": give an AWS region such as "us-east-1"/],
-    ["a KMS alias for the restore", { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", kmsKeyArn: "alias/etcd" } }, /restoreFrom\.kmsKeyArn is "alias\/etcd": give the ARN of the KMS key/],
+    [
+      "a snapshot URI that is no snapshot",
+      { restoreFrom: { snapshotUri: "s3://acme/etcd/x.db" } },
+      /restoreFrom\.snapshotUri is "s3:\/\/acme\/etcd\/x\.db": give the s3:\/\/ URI of a snapshot as etcd-backup uploads it, ending in \.snapshot\.db\.gz/,
+    ],
+    [
+      "a restore region that is a zone",
+      { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", region: "us-east-1a" } },
+      /restoreFrom\.region is "us-east-1a": give an AWS region such as "us-east-1"/,
+    ],
+    [
+      "a KMS alias for the restore",
+      { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz", kmsKeyArn: "alias/etcd" } },
+      /restoreFrom\.kmsKeyArn is "alias\/etcd": give the ARN of the KMS key/,
+    ],
     [
       "a restore under the snapshot's own token",
-      { initialClusterToken: "prod-etcd", restoreFrom: { snapshotUri: "s3://acme/etcd/prod-etcd/20261203T081228Z-etcd_node1-rev11.snapshot.db.gz" } },
+      {
+        initialClusterToken: "prod-etcd",
+        restoreFrom: { snapshotUri: "s3://acme/etcd/prod-etcd/20261203T081228Z-etcd_node1-rev11.snapshot.db.gz" },
+      },
       /restoreFrom\.snapshotUri "s3:\/\/acme\/etcd\/prod-etcd\/\S+" is under prod-etcd\/, and initialClusterToken is "prod-etcd": a restored cluster needs a token of its own/,
     ],
     [
@@ -134,7 +161,16 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       { restoreFrom: { snapshotUri: "s3://acme/a.snapshot.db.gz" }, tuning: { extraSettings: { ETCD_WAL_DIR: "/var/lib/etcd-wal" } } },
       /tuning\.extraSettings\.ETCD_WAL_DIR is "\/var\/lib\/etcd-wal" with restoreFrom: a restore writes the WAL inside the data directory/,
     ],
-    ["AWS's metric namespace", { backup: { metricNamespace: "AWS/etcd" } }, /backup\.metricNamespace is "AWS\/etcd": .*not starting with "AWS\/"/],
+    [
+      "backups before membership changes with the direct transport",
+      { membershipTransport: "direct", backup: { beforeMembershipChanges: true } },
+      /backup\.beforeMembershipChanges is true but membershipTransport is "direct": the backup runs on a member through SSM Run Command/,
+    ],
+    [
+      "AWS's metric namespace",
+      { backup: { metricNamespace: "AWS/etcd" } },
+      /backup\.metricNamespace is "AWS\/etcd": .*not starting with "AWS\/"/,
+    ],
     ["vpcId without subnetId", { vpcId: "vpc-1" }, /vpcId is "vpc-1" but subnetId is missing/],
     [
       "a subnet outside the VPC",
@@ -274,8 +310,15 @@ describe("allowed but unwise props synthesize with a warning", () => {
     expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct" })).toEqual([]);
   });
 
+  test("GIVEN backups and the direct transport THEN a warning says membership changes take no backup first", () => {
+    expect(warnings({ membershipTransport: "direct", backup: {} })).toEqual([
+      expect.stringMatching(/backup is on with membershipTransport "direct": deploys that add or remove a member take no backup first/),
+    ]);
+    expect(warnings({ membershipTransport: "direct", backup: { beforeMembershipChanges: false } })).toEqual([]);
+  });
+
   test("GIVEN backups and a custom AMI THEN a warning says the AMI needs the AWS CLI for them", () => {
-    expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct", backup: {} })).toEqual([
+    expect(warnings({ ami: "ami-0abcdef1234567890", membershipTransport: "direct", backup: { beforeMembershipChanges: false } })).toEqual([
       expect.stringMatching(/backup is on with a custom ami: .*needs the AWS CLI, gzip and curl/),
     ]);
   });

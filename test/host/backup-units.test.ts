@@ -53,7 +53,9 @@ test("GIVEN the default schedule THEN systemd fires it every 15 minutes", () => 
 
 test("GIVEN the service THEN it is a oneshot of etcd-backup that never restarts itself (the next tick retries)", () => {
   const lines = renderBackupService().split("\n");
-  expect(lines).toEqual(expect.arrayContaining(["Type=oneshot", `ExecStart=${BACKUP_PATHS.command}`, "After=etcd.service network-online.target"]));
+  expect(lines).toEqual(
+    expect.arrayContaining(["Type=oneshot", `ExecStart=${BACKUP_PATHS.command}`, "After=etcd.service network-online.target"])
+  );
   expect(lines.some((l) => l.startsWith("Restart="))).toBe(false);
 });
 

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { EtcdClient, EtcdUnreachableError, SsmTransport } from "../../lib/membership/etcd-membership";
+import { addLearner, EtcdClient, EtcdUnreachableError, MembershipError, remove, SsmTransport } from "../../lib/membership/etcd-membership";
 import { ON_MEMBER_CLIENT } from "../../lib/host/member-user-data";
 import { AWS_CLI, AWS_TEST_ENV } from "../support/s3-server";
 import { temporaryDirectory } from "../support/temp";
@@ -139,4 +139,72 @@ test("GIVEN no running instance of the cluster at the address THEN the request f
     .request("https://127.0.0.9:2379", "POST", "/v3/cluster/member/list", {})
     .catch((e: unknown) => e as Error & { code?: string });
   expect(error).toMatchObject({ code: "SSM_NO_INSTANCE", message: `no running instances at 127.0.0.9 tagged etcd:cluster=${TAG}` });
+});
+
+describe("a backup before the member list changes", () => {
+  const PEER = "https://172.16.0.104:2380";
+  const listing = (members: object[]) => ({ rc: 0, stdout: `${JSON.stringify({ header: {}, members })}\n200\n` });
+  const step = (lines: string[]) => ({
+    client: new EtcdClient({ endpoints: [`https://${MEMBER_IP}:2379`], transport: transport(20_000, lines) }),
+    peerUrl: PEER,
+    name: "etcd_node4",
+    timeoutMs: 20_000,
+    log: (l: string) => lines.push(l),
+    backupFirst: true,
+  });
+
+  test("GIVEN the backup succeeds WHEN a member is added THEN etcd-backup --force ran on a member before member add", async () => {
+    const lines: string[] = [];
+    const adding = addLearner(step(lines));
+    const scripts = [
+      await agentAnswers(listing([{ ID: "1", name: "etcd_node1", peerURLs: ["https://172.16.0.101:2380"] }])),
+      await agentAnswers({
+        rc: 0,
+        stdout: "etcd-backup: uploaded s3://b/p/x.snapshot.db.gz (daily; 10 bytes, revision 9, 8 database keys, 1 s)\n",
+      }),
+      await agentAnswers({
+        rc: 0,
+        stdout: `${JSON.stringify({ header: {}, member: { ID: "4", peerURLs: [PEER], isLearner: true } })}\n200\n`,
+      }),
+    ];
+    await expect(adding).resolves.toMatchObject({ ID: "4", isLearner: true });
+    expect(scripts[1].trim()).toBe("/usr/local/sbin/etcd-backup --force --reason 'adding etcd_node4 (https://172.16.0.104:2380)'");
+    expect(scripts[2]).toContain("/v3/cluster/member/add");
+    expect(lines).toContain(
+      "backed up first, on i-0123456789abcdef0: etcd-backup: uploaded s3://b/p/x.snapshot.db.gz (daily; 10 bytes, revision 9, 8 database keys, 1 s)"
+    );
+  });
+
+  test("GIVEN the member is already in the list WHEN added again THEN nothing changes and no backup is taken", async () => {
+    const lines: string[] = [];
+    const adding = addLearner(step(lines));
+    await agentAnswers(listing([{ ID: "4", peerURLs: [PEER], isLearner: true }]));
+    await expect(adding).resolves.toMatchObject({ ID: "4" });
+    expect(lines.some((l) => l.startsWith("backed up first"))).toBe(false);
+  });
+
+  test("GIVEN the backup fails WHEN a member is removed THEN the step fails naming the backup's error, and no member remove is sent", async () => {
+    const lines: string[] = [];
+    const removing = remove(step(lines)).catch((e: unknown) => e);
+    await agentAnswers(
+      listing([
+        { ID: "1", name: "etcd_node1", peerURLs: ["https://172.16.0.101:2380"] },
+        { ID: "4", name: "etcd_node4", peerURLs: [PEER] },
+      ])
+    );
+    const backup = await agentAnswers({ rc: 1, stderr: "etcd-backup: failed at upload: upload of x.snapshot.db.gz to s3://b/p\n" });
+    const error = await removing;
+    expect(backup).toContain("--reason 'removing etcd_node4");
+    expect(error).toBeInstanceOf(MembershipError);
+    expect((error as Error).message).toBe(
+      "the backup before removing etcd_node4 (https://172.16.0.104:2380) failed on i-0123456789abcdef0 (exit 1): etcd-backup: failed at upload: upload of x.snapshot.db.gz to s3://b/p. Nothing was changed: fix the backup (journalctl -u etcd-backup on a member), or deploy with backup.beforeMembershipChanges false"
+    );
+    // Nothing else was sent: the next command the agent would take never comes (last in the file:
+    // the agent's long poll is left to end with the endpoint).
+    const next = await Promise.race([
+      agentRequest("GET", "/lab/ssm/agent/next").then(() => "a command"),
+      new Promise((r) => setTimeout(() => r("none"), 1500)),
+    ]);
+    expect(next).toBe("none");
+  });
 });
