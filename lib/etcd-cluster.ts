@@ -178,6 +178,7 @@ export class EtcdCluster extends Construct {
       members: runningMembers(cluster.members),
       pki: pki.material,
       files: { caCert: displayedPath(this, caCert), adminCert: displayedPath(this, adminCert), adminKey: displayedPath(this, adminKey) },
+      backupLocation: backups && `s3://${backups.bucketName}/${backups.prefix}/`,
     });
 
     cluster.warnings.forEach((w) => Annotations.of(this).addWarning(`EtcdCluster ${this.node.path}: ${w}`));

@@ -12,6 +12,8 @@ export interface ClusterOutputsProps {
   readonly pki: PkiMaterial;
   /** Where etcdctl finds the CA and the admin certificate, as the user reads them (PkiMaterial.paths, maybe made relative). */
   readonly files: { readonly caCert: string; readonly adminCert: string; readonly adminKey: string };
+  /** s3://bucket/prefix/ of the cluster's snapshots, when it has backups. */
+  readonly backupLocation?: string;
 }
 
 /**
@@ -52,6 +54,14 @@ export class ClusterOutputs extends Construct {
       },
       etcdctl_member_list: { value: `etcdctl ${flags} member list -w table`, description: "list the members" },
       etcdctl_endpoint_health: { value: `etcdctl ${flags} endpoint health --cluster`, description: "check every member's health" },
+      ...(props.backupLocation
+        ? {
+            backup_location: {
+              value: props.backupLocation,
+              description: "where the snapshots go: `etcd-cluster backup list --location <this>`, restoreFrom.snapshotUri under it",
+            },
+          }
+        : {}),
     };
     const prefix = props.outputPrefix.replace(/[^A-Za-z0-9_]/g, "_");
     for (const [name, { value, description }] of Object.entries(outputs)) {

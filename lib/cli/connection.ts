@@ -35,7 +35,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   const transport = flags.transport ?? "direct";
   if (transport !== "direct" && transport !== "ssm") {
     throw new UsageError(
-      `--transport is ${JSON.stringify(transport)}: use "direct" (from inside the VPC) or "ssm" (Run Command on the members, with AWS credentials)`
+      `--transport is ${JSON.stringify(
+        transport
+      )}: use "direct" (from inside the VPC) or "ssm" (Run Command on the members, with AWS credentials)`
     );
   }
   const stack = flags.stack ? readStack(flags.stack) : undefined;

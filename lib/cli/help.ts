@@ -39,6 +39,13 @@ ${CONNECTION}`,
 Remove a member from the cluster, before its VM goes. The last member is left in place.
 ${MEMBERSHIP_FLAGS}
 ${CONNECTION}`,
+  backup: `usage: etcd-cluster backup now [--reason TEXT] [connection] | backup list --location s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL]
+  now    run etcd-backup --force on a member (the first the endpoints name that can), through SSM
+         Run Command (--transport=ssm, --stack DIR or --cluster-tag): the snapshot and its metadata
+         go where the members' timer puts them. Exit 1 if the backup fails, with its error.
+  list   the snapshots under the prefix (the stack's <id>_backup_location output), newest first:
+         time, member, revision, size, and those without metadata (an upload that did not finish).
+${CONNECTION}`,
   "restore-check": `usage: etcd-cluster restore-check SNAPSHOT [--etcd-bin DIR] [--region R] [--endpoint-url URL]
 Verify a snapshot etcd-backup uploaded, offline, as a member's etcd-restore would before restoring it:
 its SHA-256 against the .json metadata beside it, that it decompresses, etcd's own snapshot status

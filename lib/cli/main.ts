@@ -10,6 +10,7 @@ import { LAB_USAGE, labCommand } from "./lab-command";
 import { COMMAND_HELP, isHelpFlag, versionLine, wantsHelp } from "./help";
 import { PKI_USAGE, pkiCommand } from "./pki-command";
 import { RESTORE_CHECK_USAGE, restoreCheckCommand } from "./restore-check";
+import { BACKUP_USAGE, backupCommand } from "./backup-command";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
        etcd-cluster <command> --help | help <command> | --version
@@ -20,6 +21,7 @@ commands:
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
   remove  --peer-url URL      remove a member (before its VM goes)
 ${PKI_USAGE}
+${BACKUP_USAGE}
 ${RESTORE_CHECK_USAGE}
 ${LAB_USAGE}
 connection, in order of precedence:
@@ -46,6 +48,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   }
   if (command === "pki") return pkiCommand(rest, out);
   if (command === "restore-check") return restoreCheckCommand(rest, out);
+  if (command === "backup") return backupCommand(rest, out);
   const flags = parseFlags(rest);
   let connection: Connection | undefined;
   try {

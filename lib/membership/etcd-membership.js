@@ -502,38 +502,50 @@ class MembershipError extends Error {}
 const BACKUP_COMMAND = "/usr/local/sbin/etcd-backup";
 
 /**
- * A snapshot before the member list changes, through the members' own backup path (etcd-backup
- * --force, on the first member that can run it): the change is not made when it fails. Once per
- * step, however often the step itself is retried.
+ * Runs `etcd-backup --force` on the first member (in endpoint order) whose instance can run it:
+ * a member that is down or not managed by SSM yet is passed over; one that ran it and failed ends
+ * the attempt. Needs the ssm transport: only Run Command runs a command on a member.
+ * @param {EtcdClient} client @param {string} reason
+ * @returns {Promise<{ ok: true, instanceId: string, said: string } | { ok: false, instanceId?: string, exitCode?: number, said: string }>}
+ */
+async function backupOnMember(client, reason) {
+  const transport = /** @type {any} */ (client.transport);
+  if (typeof transport.runOnMember !== "function") {
+    return { ok: false, said: "it runs on a member through SSM Run Command: use --transport=ssm" };
+  }
+  let lastError = "";
+  for (const endpoint of client.endpoints) {
+    let result;
+    try {
+      result = await transport.runOnMember(endpoint, `${BACKUP_COMMAND} --force --reason ${shellQuote(reason)}`, `backup: ${reason}`);
+    } catch (err) {
+      lastError = `${endpoint}: ${/** @type {Error} */ (err).message}`;
+      continue;
+    }
+    if (result.exitCode === 0) return { ok: true, instanceId: result.instanceId, said: result.stdout.trim().split("\n").pop() ?? "" };
+    const said = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-2).join(" / ");
+    return { ok: false, instanceId: result.instanceId, exitCode: result.exitCode, said };
+  }
+  return { ok: false, said: `no member could run it (${lastError})` };
+}
+
+/**
+ * A snapshot before the member list changes, through the members' own backup path: the change
+ * is not made when it fails. Once per step, however often the step itself is retried.
  * @param {StepOptions} o @param {string} reason
  */
 async function backupFirst(o, reason) {
   if (!o.backupFirst || o.backedUp) return;
-  const transport = /** @type {any} */ (o.client.transport);
-  if (typeof transport.runOnMember !== "function") {
-    throw new MembershipError(`a backup before ${reason} runs on a member through SSM Run Command: use --transport=ssm`);
+  const result = await backupOnMember(o.client, reason);
+  if (result.ok) {
+    o.log(`backed up first, on ${result.instanceId}: ${result.said}`);
+    o.backedUp = true;
+    return;
   }
-  let lastError = "";
-  for (const endpoint of o.client.endpoints) {
-    let result;
-    try {
-      result = await transport.runOnMember(endpoint, `${BACKUP_COMMAND} --force --reason ${shellQuote(reason)}`, `backup ${reason}`);
-    } catch (err) {
-      // This member cannot run it (down, or not managed by SSM yet): the next one may.
-      lastError = `${endpoint}: ${/** @type {Error} */ (err).message}`;
-      continue;
-    }
-    if (result.exitCode === 0) {
-      o.log(`backed up first, on ${result.instanceId}: ${result.stdout.trim().split("\n").pop()}`);
-      o.backedUp = true;
-      return;
-    }
-    const said = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-2).join(" / ");
-    throw new MembershipError(
-      `the backup before ${reason} failed on ${result.instanceId} (exit ${result.exitCode}): ${said}. Nothing was changed: fix the backup (journalctl -u etcd-backup on a member), or deploy with backup.beforeMembershipChanges false`
-    );
-  }
-  throw new MembershipError(`no member could take the backup before ${reason} (${lastError}). Nothing was changed`);
+  const where = result.instanceId ? ` on ${result.instanceId} (exit ${result.exitCode})` : "";
+  throw new MembershipError(
+    `the backup before ${reason} failed${where}: ${result.said}. Nothing was changed: fix the backup (journalctl -u etcd-backup on a member), or deploy with backup.beforeMembershipChanges false`
+  );
 }
 
 /** Set to 1 by an operator destroying a cluster that can no longer confirm a member remove. */
@@ -809,6 +821,7 @@ module.exports = {
   EtcdUnreachableError,
   addLearner,
   backupFirst,
+  backupOnMember,
   promote,
   remove,
   findByPeerUrl,

@@ -80,6 +80,10 @@ describe("backup: {} turns scheduled snapshots on with every default", () => {
     }
   });
 
+  test("THEN the backup_location output names the bucket and prefix, for backup list and restoreFrom", () => {
+    expect(json.output.etcd_backup_location.value).toBe(`s3://\${aws_s3_bucket.${bucketId}.bucket}/${prefix}/`);
+  });
+
   test("THEN each member's VM waits for its own role's backup grant", () => {
     for (const member of SEED) {
       const instance = Object.values(resources(json, "aws_instance")).find((i: any) => i.tags["etcd:member"] === member.name) as any;
