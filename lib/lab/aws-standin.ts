@@ -1,14 +1,15 @@
 // What the lab's aws provider does for each resource type. Terraform decides what to create, change
-// and destroy, and in which order; these handlers only stand in for EC2 and SSM. Everything else
+// and destroy, and in which order; these handlers only stand in for EC2, SSM and S3 buckets. Everything else
 // (VPC, subnet, security group rules, IAM) is recorded with stable fake ids: the lab network has
 // one flat bridge, and security groups are not enforced on it.
 import { createHash, randomBytes } from "node:crypto";
 import type { ProviderHandlers, ProviderSchema, Value } from "./provider";
+import { S3CallError, type LabS3Client } from "./s3-client";
 import { LabMember, readMember } from "./stack";
 
 type Values = Record<string, Value>;
 
-/** What the handlers ask of the lab: EC2 instances and SSM parameters. */
+/** What the handlers ask of the lab: EC2 instances, SSM parameters and S3 buckets. */
 export interface LabCloud {
   /** Boots the member's VM from its user data; resolves once it runs (not once etcd is healthy), as RunInstances does. */
   launch(member: LabMember, instanceId: string, region: string, log: (line: string) => void): Promise<void>;
@@ -19,6 +20,8 @@ export interface LabCloud {
   /** Whether the instance still runs: `lab down` or a lost lab leaves Terraform's state behind. */
   instanceExists(instanceId: string): boolean;
   parameterExists(name: string): boolean;
+  /** The lab's S3; undefined when the lab runs without one, and buckets are recorded only. */
+  readonly s3?: LabS3Client;
 }
 
 const ACCOUNT = "000000000000";
@@ -57,6 +60,12 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
         return fill(type, planned, { id, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}` });
       }
       if (type === "aws_ssm_parameter") putParameter(cloud, config);
+      if (type === "aws_s3_bucket") {
+        const bucket = bucketName(config);
+        if (cloud.s3) await cloud.s3.createBucket(bucket);
+        else log(`aws_s3_bucket ${bucket}: recorded only (the lab has no S3)`);
+        return fill(type, planned, { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}`, bucket_domain_name: `${bucket}.s3.amazonaws.com` });
+      }
       return fill(type, planned, {});
     },
 
@@ -69,6 +78,20 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
     async delete({ type, prior }) {
       if (type === "aws_instance" && typeof prior.id === "string") await cloud.terminate(prior.id);
       if (type === "aws_ssm_parameter" && typeof prior.name === "string") cloud.deleteParameter(prior.name);
+      if (type === "aws_s3_bucket" && typeof prior.id === "string" && cloud.s3 && (await cloud.s3.bucketExists(prior.id))) {
+        // S3 refuses to delete a bucket that holds objects: force_destroy empties it first, as the provider does.
+        try {
+          await cloud.s3.deleteBucket(prior.id, { force: prior.force_destroy === true });
+        } catch (e) {
+          // The AWS provider's words: s3rver's own message for this one has a typo.
+          if (e instanceof S3CallError && e.code === "BucketNotEmpty") {
+            throw new Error(
+              `deleting S3 Bucket (${prior.id}): operation error S3: DeleteBucket, https response error StatusCode: 409, api error BucketNotEmpty: The bucket you tried to delete is not empty`
+            );
+          }
+          throw new Error(`deleting S3 Bucket (${prior.id}): ${(e as Error).message}`);
+        }
+      }
     },
 
     // Refresh: an instance or parameter the lab no longer has is gone, as EC2 reports a terminated
@@ -76,6 +99,7 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
     async read({ type, state }) {
       if (type === "aws_instance" && typeof state.id === "string" && !cloud.instanceExists(state.id)) return null;
       if (type === "aws_ssm_parameter" && typeof state.name === "string" && !cloud.parameterExists(state.name)) return null;
+      if (type === "aws_s3_bucket" && typeof state.id === "string" && cloud.s3 && !(await cloud.s3.bucketExists(state.id))) return null;
       return {};
     },
 
@@ -95,6 +119,13 @@ function memberOf(config: Values): LabMember {
   if (typeof config.user_data !== "string")
     throw new Error("aws_instance: the lab boots members from user_data, and this instance has none");
   return readMember("aws_instance", { tags: config.tags, private_ip: config.private_ip, user_data: config.user_data });
+}
+
+/** The bucket's name: given, or the prefix and a unique suffix (26 characters, lowercase, as the provider makes it). */
+function bucketName(config: Values): string {
+  if (typeof config.bucket === "string") return config.bucket;
+  const prefix = typeof config.bucket_prefix === "string" ? config.bucket_prefix : "terraform-";
+  return `${prefix}${randomBytes(13).toString("hex")}`;
 }
 
 function putParameter(cloud: LabCloud, config: Values): void {

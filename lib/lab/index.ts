@@ -1,6 +1,7 @@
 export { labDeploy, labDestroy, labUp, labDown, Lab, DEFAULT_LAB, TerraformFailed } from "./lab";
 export { hostTools } from "./host-checks";
-export type { LabDeployOptions } from "./lab";
+export type { LabDeployOptions, LabMetric } from "./lab";
+export type { LabS3Client } from "./s3-client";
 export type { LabTools } from "./host-checks";
 export { readLabStack } from "./stack";
 export type { LabStack, LabMember, LabUnit, LabFile } from "./stack";

@@ -20,6 +20,7 @@ import { alreadyRunning, hostTools, preflight, validateHost, validateMember, typ
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
 import { consoleTail, MachineDisk } from "./machine/container";
 import { containerDriver, LabMachine, MachineDriver, MachineKind, vmDriver } from "./machine/driver";
+import { LAB_S3_PORT } from "./machine/aws-cli";
 import { ensureMachineImage } from "./machine/image";
 import { vmAccelerator } from "./machine/vm";
 import { ensureVmImage } from "./machine/vm-image";
@@ -39,6 +40,7 @@ import {
 } from "./network";
 import { identify, isAlive, ProcessIdentity, signalAndWait } from "./process-identity";
 import { deriveSchema, startProviderServer } from "./provider";
+import { LabS3Client } from "./s3-client";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 import { readState, runTerraform, terraformTool } from "./terraform";
@@ -72,6 +74,18 @@ export interface LabDeployOptions {
    * @default "inside"
    */
   readonly deployer?: "inside" | "outside";
+}
+
+/** One datum a member put to CloudWatch, as the lab's endpoint recorded it. */
+export interface LabMetric {
+  readonly at: string;
+  readonly member: string;
+  readonly instanceId: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string | null;
+  readonly dimensions: Record<string, string>;
 }
 
 export const DEFAULT_LAB = "etcdlab";
@@ -128,7 +142,9 @@ export async function labUp(options: LabDeployOptions): Promise<Lab> {
  * `cdktf destroy`: the real `terraform destroy` of the stack. Once nothing of it is left, the lab
  * itself (bridge, deployer) goes too.
  */
-export async function labDestroy(options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs" | "machine" | "deployer">): Promise<void> {
+export async function labDestroy(
+  options: Omit<LabDeployOptions, "pkiDirectory" | "healthyTimeoutMs" | "machine" | "deployer">
+): Promise<void> {
   const name = options.labName ?? DEFAULT_LAB;
   const log = options.log ?? stderrLog;
   const lab = Lab.attach(name);
@@ -205,6 +221,7 @@ async function createLab(
     });
     addMetadataAddress(state.network);
     mkdirSync(join(home, "ssm"), { mode: 0o700 });
+    mkdirSync(join(home, "s3"), { mode: 0o700 });
     writeFileSync(join(home, "terraform.rc"), "");
     const where = network.observer ? ` outside the VPC (no route to the members; lab probes from ${network.observer.ip})` : "";
     log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip}${where} (${Date.now() - t} ms)`);
@@ -212,7 +229,9 @@ async function createLab(
     OPEN_LABS.set(name, lab);
     await lab.startAwsEndpoint();
     log(
-      `[lab ${name}] AWS endpoint (instance metadata, SSM, etcd ${release.version} mirror) on ${METADATA_IP}; ${
+      `[lab ${name}] AWS endpoint (instance metadata, SSM, CloudWatch, ${
+        lab.hasS3 ? `S3 on :${LAB_S3_PORT}` : "no S3: see its log"
+      }, etcd ${release.version} mirror) on ${METADATA_IP}; ${
         machine === "vm" ? `VMs boot image ${vm!.id}` : `containers boot image ${image.id}`
       }`
     );
@@ -380,6 +399,28 @@ export class Lab {
   /** The AWS endpoint's request log: one line per call, with its source address and API action. */
   awsEndpointLog(): string {
     return readFileSync(join(labHome(this.name), "aws-endpoint.log"), "utf8");
+  }
+
+  /** Whether the lab runs S3 (s3rver could be required): without it, buckets are recorded only. */
+  get hasS3(): boolean {
+    return existsSync(join(labHome(this.name), "s3.sock"));
+  }
+
+  /** The lab's S3, as the members' uploads left it (over a Unix socket: nothing on the host talks to the lab's addresses). */
+  get s3(): LabS3Client {
+    if (!this.hasS3)
+      throw new Error(`lab ${this.name} has no S3 (s3rver could not be required: see ${join(labHome(this.name), "aws-endpoint.log")})`);
+    return new LabS3Client(join(labHome(this.name), "s3.sock"));
+  }
+
+  /** The CloudWatch metrics members put so far (PutMetricData), in order. */
+  metrics(): LabMetric[] {
+    const file = join(labHome(this.name), "metrics.jsonl");
+    if (!existsSync(file)) return [];
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as LabMetric);
   }
 
   /** The host pid of the etcd process in the member's machine, while one runs. */
@@ -640,6 +681,7 @@ export class Lab {
       terminate: (instanceId) => this.terminate(instanceId),
       instanceExists: (instanceId) => instanceId in this.state.instances,
       parameterExists: (name) => name in this.state.parameters,
+      s3: this.hasS3 ? this.s3 : undefined,
       putParameter: (name, value) => {
         const file = join(labHome(this.name), "ssm", createHash("sha256").update(name).digest("hex"));
         writeFileSync(file, value, { mode: 0o600 });
@@ -842,8 +884,16 @@ export class Lab {
       const state = this.state.processes[name] ? "running" : "stopped";
       instances[member.privateIp] = { instanceId: machine.instanceId, member: name, tags: member.tags ?? {}, state };
     }
-    const config = { region: this.state.region, instances, parameters: this.state.parameters, releasesDir: this.state.release.mirrorDir };
-    const file = join(labHome(this.name), "aws-endpoint.json");
+    const home = labHome(this.name);
+    const config = {
+      region: this.state.region,
+      instances,
+      parameters: this.state.parameters,
+      releasesDir: this.state.release.mirrorDir,
+      metricsFile: join(home, "metrics.jsonl"),
+      s3: { dir: join(home, "s3"), socket: join(home, "s3.sock"), port: LAB_S3_PORT },
+    };
+    const file = join(home, "aws-endpoint.json");
     writeFileSync(`${file}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
   }

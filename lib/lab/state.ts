@@ -36,7 +36,7 @@ export interface LabState {
   readonly release: LabRelease;
   /** The region instances report through instance metadata: the provider's. */
   region: string;
-  /** The lab's AWS endpoint process (instance metadata, SSM, the release mirror). */
+  /** The lab's AWS endpoint process (instance metadata, SSM, CloudWatch, S3, the release mirror). */
   awsEndpoint?: ProcessIdentity;
   /** ca.pem, admin.pem and admin-key.pem: the operator's etcdctl credentials. */
   readonly pkiDirectory: string;

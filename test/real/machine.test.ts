@@ -71,7 +71,7 @@ describe.each(SEED.map((m) => m.name))("%s", (member) => {
     const endpointLog = readFileSync(join("/run", "realmachine", "aws-endpoint.log"), "utf8");
     const ip = SEED.find((m) => m.name === member)!.privateIp;
     expect(endpointLog).toMatch(new RegExp(`${ip.replace(/\./g, "\\.")} PUT /latest/api/token 200`));
-    expect(endpointLog).toMatch(new RegExp(`${ip.replace(/\./g, "\\.")} GET /lab/ssm/get-parameter 200`));
+    expect(endpointLog).toMatch(new RegExp(`${ip.replace(/\./g, "\\.")} POST / AmazonSSM.GetParameter 200`));
   });
 });
 

@@ -1,6 +1,7 @@
 // The lab's stand-in for what an EC2 instance reaches at 169.254.169.254 and beyond: instance
-// metadata (IMDSv2), the one SSM call the boot script makes, a release mirror in the official
-// download layout, and SSM Run Command: the deployer's AWS CLI sends commands (SSM's JSON 1.1
+// metadata (IMDSv2, with the role's credentials), the calls members make with the real AWS CLI
+// (SSM GetParameter, CloudWatch PutMetricData, and S3: see lab-s3.js), a release mirror in the
+// official download layout, and SSM Run Command: the deployer's AWS CLI sends commands (SSM's JSON 1.1
 // API, and EC2's DescribeInstances to find the instance), each machine's agent (ssm-agent.ts)
 // polls for them and reports their results. It runs in the deployer's network namespace, where
 // the address sits on `lo`; each machine routes it via the deployer. An instance is known by its
@@ -8,20 +9,27 @@
 // and dist/. Usage: node aws-endpoint.js CONFIG.json (re-read on each request: the lab edits it
 // as instances come and go).
 "use strict";
-const { createReadStream, readFileSync, statSync } = require("node:fs");
+const { appendFileSync, createReadStream, readFileSync, statSync } = require("node:fs");
 const { createServer } = require("node:http");
 const { randomBytes, randomUUID } = require("node:crypto");
 const { join, normalize } = require("node:path");
+const { gunzipSync } = require("node:zlib");
+const { startLabS3 } = require("./lab-s3");
 
 /**
  * @typedef {{ instanceId: string, member: string, tags: Record<string, string>, state: "running" | "stopped" }} EndpointInstance
- * @typedef {{ region: string, instances: Record<string, EndpointInstance>, parameters: Record<string, string>, releasesDir: string }} EndpointConfig
+ * @typedef {{ region: string, instances: Record<string, EndpointInstance>, parameters: Record<string, string>, releasesDir: string,
+ *   metricsFile: string, s3: { dir: string, socket: string, port: number } }} EndpointConfig
  */
 
 const configFile = process.argv[2];
 const port = Number(process.argv[3] ?? 80);
 /** @type {Map<string, number>} IMDSv2 session tokens and when they expire */
 const tokens = new Map();
+// Every member's role hands out the same key pair: the lab's S3 checks signatures by it (so a call
+// made without instance metadata's credentials fails), and nothing here tells roles apart.
+const ROLE = "etcd-lab-member";
+const MEMBER_KEY = { AccessKeyId: "ASIALABMEMBER0000000", SecretAccessKey: "lab-member-secret" };
 
 /** @returns {EndpointConfig} */
 function config() {
@@ -63,26 +71,135 @@ function metadata(req, res, cfg, instance, url) {
     "/latest/meta-data/tags/instance/etcd:member": instance.member,
   };
   const value = /** @type {Record<string, string>} */ (values)[url.pathname];
-  return value === undefined ? reply(res, 404, "") : reply(res, 200, value);
+  if (value !== undefined) return reply(res, 200, value);
+  if (url.pathname === "/latest/meta-data/iam/security-credentials/") return reply(res, 200, ROLE);
+  if (url.pathname === `/latest/meta-data/iam/security-credentials/${ROLE}`) {
+    const now = new Date();
+    return reply(
+      res,
+      200,
+      JSON.stringify({
+        Code: "Success",
+        LastUpdated: now.toISOString().replace(/\.\d+Z$/, "Z"),
+        Type: "AWS-HMAC",
+        ...MEMBER_KEY,
+        Token: Buffer.from(`lab session of ${instance.instanceId}`).toString("base64"),
+        // Hours ahead, as EC2 rotates them: the CLI refreshes only near the expiry.
+        Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z"),
+      })
+    );
+  }
+  return reply(res, 404, "");
+}
+
+/** The region a SigV4 request was signed for (its credential scope), as AWS routes it by its endpoint. */
+/** @param {import("node:http").IncomingMessage} req */
+function signedRegion(req) {
+  return /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1] ?? "";
 }
 
 /**
- * @param {import("node:http").ServerResponse} res
- * @param {EndpointConfig} cfg
- * @param {URL} url
+ * SSM GetParameter: the stack's parameters live in the lab's one region, and any instance may read
+ * any of them (the lab does not enforce IAM).
+ * @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {string} region @param {any} input
  */
-function getParameter(res, cfg, url) {
-  const name = url.searchParams.get("name") ?? "";
-  const region = url.searchParams.get("region") ?? "";
+function getParameter(res, cfg, region, input) {
+  const name = String(input.Name ?? "");
+  const notFound = () => jsonError(res, "ParameterNotFound", `Parameter ${name} not found.`);
   const file = region === cfg.region ? cfg.parameters[name] : undefined;
-  if (file === undefined) return reply(res, 400, `ParameterNotFound\nParameter ${name} not found.`);
-  let value;
+  if (file === undefined) return notFound();
+  let value, modified;
   try {
     value = readFileSync(file, "utf8");
+    modified = statSync(file).mtimeMs / 1000;
   } catch {
-    return reply(res, 400, `ParameterNotFound\nParameter ${name} not found.`);
+    return notFound();
   }
-  return reply(res, 200, value);
+  return json(res, 200, {
+    Parameter: {
+      Name: name,
+      Type: "SecureString",
+      Value: value,
+      Version: 1,
+      LastModifiedDate: modified,
+      ARN: `arn:aws:ssm:${region}:000000000000:parameter/${name.replace(/^\//, "")}`,
+      DataType: "text",
+    },
+  });
+}
+
+/**
+ * CloudWatch PutMetricData (the query protocol): each datum is appended to the metrics file, one
+ * JSON object a line, for the lab's tests to read.
+ * @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {EndpointInstance} instance @param {URLSearchParams} form
+ */
+function putMetricData(res, cfg, instance, form) {
+  const at = new Date().toISOString();
+  const lines = [];
+  for (let i = 1; form.has(`MetricData.member.${i}.MetricName`); i++) {
+    const datum = `MetricData.member.${i}`;
+    /** @type {Record<string, string>} */
+    const dimensions = {};
+    for (let j = 1; form.has(`${datum}.Dimensions.member.${j}.Name`); j++) {
+      dimensions[String(form.get(`${datum}.Dimensions.member.${j}.Name`))] = String(form.get(`${datum}.Dimensions.member.${j}.Value`));
+    }
+    const value = Number(form.get(`${datum}.Value`));
+    const metric = {
+      at,
+      member: instance.member,
+      instanceId: instance.instanceId,
+      namespace: form.get("Namespace"),
+      name: form.get(`${datum}.MetricName`),
+      value,
+      unit: form.get(`${datum}.Unit`),
+      dimensions,
+    };
+    lines.push(JSON.stringify(metric) + "\n");
+  }
+  appendFileSync(cfg.metricsFile, lines.join(""));
+  res.writeHead(200, { "content-type": "text/xml" });
+  res.end(
+    `<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PutMetricDataResponse>`
+  );
+}
+
+/**
+ * What a member's role may call with the real AWS CLI: SSM's GetParameter (JSON 1.1) and
+ * CloudWatch's PutMetricData (query protocol). The rest of the account's API is the deployer's.
+ * @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {EndpointConfig} cfg @param {EndpointInstance} instance
+ */
+function memberApi(req, res, cfg, instance) {
+  /** @type {Buffer[]} */
+  const chunks = [];
+  req.on("data", (d) => chunks.push(d));
+  req.on("end", () => {
+    let raw = Buffer.concat(chunks);
+    if (req.headers["content-encoding"] === "gzip") raw = gunzipSync(raw);
+    const body = raw.toString("utf8");
+    const target = String(req.headers["x-amz-target"] ?? "");
+    if (target) {
+      res.setHeader("x-lab-action", target);
+      if (target !== "AmazonSSM.GetParameter")
+        return json(res, 400, { __type: "AccessDeniedException", message: `the member role may not call ${target} in the lab` });
+      let input;
+      try {
+        input = JSON.parse(body || "{}");
+      } catch {
+        return jsonError(res, "SerializationException", "the body is not JSON");
+      }
+      return getParameter(res, cfg, signedRegion(req), input);
+    }
+    const form = new URLSearchParams(body);
+    const action = form.get("Action") ?? "?";
+    res.setHeader("x-lab-action", `query:${action}`);
+    if (action === "PutMetricData") return putMetricData(res, cfg, instance, form);
+    res.writeHead(403, { "content-type": "text/xml" });
+    res.end(
+      `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>the member role may not call ${xml(
+        action
+      )} in the lab</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`
+    );
+  });
 }
 
 /**
@@ -384,17 +501,24 @@ const server = createServer((req, res) => {
   }
   if (url.pathname.startsWith("/etcd-releases/") && req.method === "GET") return release(res, cfg, url);
   const instance = cfg.instances[source];
-  // The deployer's AWS CLI (with --endpoint-url): the account's API. Members' roles may not call it.
-  if (req.method === "POST" && url.pathname === "/") {
-    return instance === undefined
-      ? api(req, res, cfg)
-      : reply(res, 403, `AccessDeniedException\n${source} is an instance: its role may not call the API`);
-  }
+  // The deployer's AWS CLI (with --endpoint-url): the account's API. Members' roles call a little of it.
+  if (req.method === "POST" && url.pathname === "/")
+    return instance === undefined ? api(req, res, cfg) : memberApi(req, res, cfg, instance);
   if (instance === undefined) return reply(res, 403, `AccessDeniedException\n${source} is no instance of this lab.`);
   if (url.pathname === "/lab/ssm/agent/next" && req.method === "GET") return agentNext(res, cfg, instance);
   if (url.pathname === "/lab/ssm/agent/result" && req.method === "POST") return agentResult(req, res, instance, url);
   if (url.pathname.startsWith("/latest/")) return metadata(req, res, cfg, instance, url);
-  if (url.pathname === "/lab/ssm/get-parameter" && req.method === "GET") return getParameter(res, cfg, url);
   return reply(res, 404, "");
 });
-server.listen(port, "0.0.0.0", () => console.log(`${new Date().toISOString()} lab aws endpoint listening on :${port}`));
+// S3 first: the lab waits for "listening", and then S3 is there too (or said why not).
+const { s3 } = config();
+startLabS3({ ...s3, accessKeyId: MEMBER_KEY.AccessKeyId, secretAccessKey: MEMBER_KEY.SecretAccessKey }).then(
+  (said) => {
+    console.log(`${new Date().toISOString()} ${said}`);
+    server.listen(port, "0.0.0.0", () => console.log(`${new Date().toISOString()} lab aws endpoint listening on :${port}`));
+  },
+  (e) => {
+    console.error(`${new Date().toISOString()} lab S3 did not start: ${e.stack ?? e}`);
+    process.exit(1);
+  }
+);

@@ -2,13 +2,13 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runStreaming, which } from "../command";
-import { AWS_CLI_STANDIN } from "./aws-cli";
+import { AWS_CLI_WRAPPER } from "./aws-cli";
 import { SSM_AGENT_STANDIN, SSM_AGENT_UNIT } from "./ssm-agent";
 
 /**
  * The root filesystem every lab machine boots: Debian bookworm as debootstrap makes it, with
- * systemd as PID 1, cloud-init, and the tools the boot script runs (curl, tar, sha256sum). It holds
- * no etcd: the member's user data installs that, as on EC2.
+ * systemd as PID 1, cloud-init, and the tools the boot script and the backup command run (curl,
+ * tar, sha256sum, the AWS CLI). It holds no etcd: the member's user data installs that, as on EC2.
  */
 export interface MachineImage {
   /** The read-only rootfs directory (machines boot overlays of it). */
@@ -38,6 +38,8 @@ export const PACKAGES: readonly string[] = [
   // sshd's password policy: present, as on Debian's cloud images (the lab never logs in).
   "locales",
   "openssh-server",
+  // Debian's AWS CLI (2.9): what members run, as on EC2; /usr/local/bin/aws points it at the lab.
+  "awscli",
 ];
 
 export interface ImageFile {
@@ -63,7 +65,7 @@ export const IMAGE_FILES: Readonly<Record<string, ImageFile>> = {
   // cloud-init's default locale, en_US.UTF-8, is generated on first boot by Debian's locale-gen,
   // which builds what this file lists (as on Debian's cloud images).
   "/etc/locale.gen": { content: "en_US.UTF-8 UTF-8\n", mode: 0o644 },
-  "/usr/local/bin/aws": { content: AWS_CLI_STANDIN, mode: 0o755 },
+  "/usr/local/bin/aws": { content: AWS_CLI_WRAPPER, mode: 0o755 },
   // Amazon Linux runs amazon-ssm-agent from boot: the lab's stand-in does the same.
   "/usr/local/sbin/lab-ssm-agent": { content: SSM_AGENT_STANDIN, mode: 0o755 },
   "/etc/systemd/system/lab-ssm-agent.service": { content: SSM_AGENT_UNIT, mode: 0o644 },
