@@ -1,4 +1,5 @@
 import { shQuote } from "../shell-quote";
+import { INSTANCE_REGION_FUNCTION } from "../host/instance-region";
 
 /** Where the snapshots go: an S3 bucket (or an S3-compatible store at `endpointUrl`). */
 /**
@@ -93,12 +94,7 @@ metric() {
     --dimensions "ClusterToken=$CLUSTER_TOKEN" >/dev/null 2>&1 || log "could not put metric $1 (CloudWatch unreachable or not allowed)"
 }
 
-instance_region() {
-  u=http://169.254.169.254/latest
-  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
-    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
-}
-
+${INSTANCE_REGION_FUNCTION}
 # The day's first snapshot with its metadata (the one that finished) is kept as "daily".
 tier_for() {
   if [ "$force" = yes ]; then echo ${BACKUP_TIERS.daily}; return; fi

@@ -1,4 +1,5 @@
 import { shQuote } from "../shell-quote";
+import { INSTANCE_REGION_FUNCTION } from "../host/instance-region";
 import type { BackupTarget } from "./backup-script";
 
 export interface RestoreScriptInput {
@@ -64,12 +65,7 @@ s3_cp() {
 # A top-level string or number of the metadata (the backup writes it on one line, these keys once).
 meta() { sed -n "s/.*\\"$1\\":\\"\\{0,1\\}\\([^\\",}]*\\).*/\\1/p" "$work/metadata.json" | head -n 1; }
 
-instance_region() {
-  u=http://169.254.169.254/latest
-  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
-    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
-}
-
+${INSTANCE_REGION_FUNCTION}
 minor_of() { echo "$1" | sed -n 's/^v\\{0,1\\}\\([0-9]*\\.[0-9]*\\)\\..*/\\1/p'; }
 
 main() {

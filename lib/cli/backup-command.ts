@@ -1,8 +1,8 @@
 // `etcd-cluster backup now | list`: a snapshot taken now on a member, through the members' own
 // backup path (etcd-backup --force, by Run Command), and the snapshots a cluster's prefix holds.
-import { execFile } from "node:child_process";
 import { backupOnMember, parseFlags } from "../membership/etcd-membership";
 import { clientFor, unreachableMessage } from "./client";
+import { runCommand } from "./run-command";
 import { resolveConnection, UsageError, type Connection, type ConnectionFlags } from "./connection";
 
 export const BACKUP_USAGE = `  backup now [--reason TEXT]      a snapshot now, on a member (etcd-backup --force, by Run Command: --transport=ssm)
@@ -71,7 +71,8 @@ async function listSnapshots(bucket: string, prefix: string, flags: Record<strin
     "--output",
     "json",
   ];
-  const { code, stdout, stderr } = await awsCli(args);
+  const { code, stdout, stderr, missing } = await runCommand(process.env.ETCD_CLUSTER_AWS_CLI || "aws", args, { AWS_PAGER: "" });
+  if (missing) throw new Error("the AWS CLI is not on PATH: install it");
   if (code !== 0) throw new Error(`cannot list s3://${bucket}/${prefix}/: ${stderr.trim().split("\n").pop()}`);
   const objects: { Key: string; Size: number }[] = stdout.trim() ? JSON.parse(stdout).Contents ?? [] : [];
   const keys = new Set(objects.map((o) => o.Key));
@@ -92,19 +93,4 @@ async function listSnapshots(bucket: string, prefix: string, flags: Record<strin
       ];
     })
     .sort((a, b) => (a.key < b.key ? 1 : -1));
-}
-
-function awsCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.env.ETCD_CLUSTER_AWS_CLI || "aws",
-      args,
-      { encoding: "utf8", env: { ...process.env, AWS_PAGER: "" }, maxBuffer: 64 << 20 },
-      (error, stdout, stderr) => {
-        const code = error ? (error as NodeJS.ErrnoException).code : 0;
-        if (code === "ENOENT") resolve({ code: 127, stdout: "", stderr: "the AWS CLI is not on PATH: install it" });
-        else resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
-      }
-    );
-  });
 }

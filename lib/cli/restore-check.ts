@@ -2,7 +2,6 @@
 // restores, made offline on the operator's machine, so a snapshot is known good (or not) before a
 // disaster needs it: its SHA-256 against its metadata, that it decompresses, etcd's own
 // `snapshot status` of it, and which etcd versions can restore it.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -10,6 +9,7 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseFlags } from "../membership/etcd-membership";
 import { UsageError } from "./connection";
+import { runCommand } from "./run-command";
 
 export const RESTORE_CHECK_USAGE = `  restore-check SNAPSHOT         verify a snapshot etcd-backup uploaded (a .snapshot.db.gz file or s3:// URI, its
                                  .json metadata beside it) with etcd's snapshot status; --etcd-bin DIR, --region R,
@@ -111,7 +111,7 @@ async function snapshotStatus(
 ): Promise<{ revision: number; hash: number; keys: number; tool: string }> {
   const candidates = binDir ? [path.join(binDir, "etcdutl"), path.join(binDir, "etcdctl")] : ["etcdutl", "etcdctl"];
   for (const tool of candidates) {
-    const result = await run(tool, ["snapshot", "status", "-w", "json", db], { ETCDCTL_API: "3" });
+    const result = await runCommand(tool, ["snapshot", "status", "-w", "json", db], { ETCDCTL_API: "3" });
     if (result.missing) continue;
     if (result.code !== 0)
       throw new Refused(`${name} is corrupt: ${path.basename(tool)} snapshot status: ${lastLine(result.stderr || result.stdout)}`);
@@ -129,25 +129,12 @@ function download(uri: string, dir: string, name: string, flags: Record<string, 
     ...(flags.region ? ["--region", flags.region] : []),
     ...(flags["endpoint-url"] ? ["--endpoint-url", flags["endpoint-url"]] : []),
   ];
-  return run(process.env.ETCD_CLUSTER_AWS_CLI || "aws", [...args, "s3", "cp", "--only-show-errors", uri, file], { AWS_PAGER: "" }).then(
-    (r) => {
-      if (r.missing) throw new Error("the AWS CLI is not on PATH: install it, or download the snapshot and its .json and check the files");
-      if (r.code !== 0) throw new Refused(`cannot download ${uri}: ${lastLine(r.stderr)}`);
-      return file;
-    }
-  );
-}
-
-function run(
-  command: string,
-  args: string[],
-  env: Record<string, string>
-): Promise<{ code: number; stdout: string; stderr: string; missing: boolean }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (error as NodeJS.ErrnoException).code : 0;
-      resolve({ code: typeof code === "number" ? code : 1, stdout, stderr, missing: code === "ENOENT" });
-    });
+  return runCommand(process.env.ETCD_CLUSTER_AWS_CLI || "aws", [...args, "s3", "cp", "--only-show-errors", uri, file], {
+    AWS_PAGER: "",
+  }).then((r) => {
+    if (r.missing) throw new Error("the AWS CLI is not on PATH: install it, or download the snapshot and its .json and check the files");
+    if (r.code !== 0) throw new Refused(`cannot download ${uri}: ${lastLine(r.stderr)}`);
+    return file;
   });
 }
 

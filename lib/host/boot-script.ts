@@ -1,4 +1,5 @@
 import type { InstallPlan } from "../etcd/releases";
+import { INSTANCE_REGION_FUNCTION } from "./instance-region";
 import { shQuote } from "../shell-quote";
 
 export interface BootScriptInput {
@@ -135,7 +136,6 @@ const INSTALL_PACKAGE = `install_etcd() {
 
 // Why it is written this way (the comments live here, not in the script: every byte of it counts
 // against EC2's 16 KB of user data):
-// - instance_region is a function of its own so a rehearsal can stand in for IMDSv2.
 // - fetch_key is a subshell, so its umask 077 and its EXIT trap (which removes the temp file on
 //   every way out) end with it.
 // - A new instance profile's credentials and IAM policy take seconds to a minute to work, so a
@@ -146,12 +146,7 @@ const INSTALL_PACKAGE = `install_etcd() {
 //   a log line or a partially written key file. "PRIVATE.KEY": the user data never holds the text
 //   a leak check looks for.
 const FETCH_KEY = `
-instance_region() {
-  u=http://169.254.169.254/latest
-  t=$(curl -fsS -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $u/api/token) &&
-    curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $t" $u/meta-data/placement/region
-}
-
+${INSTANCE_REGION_FUNCTION}
 fetch_key() (
   umask 077
   REGION=$(instance_region) || fail "no region from IMDS"
