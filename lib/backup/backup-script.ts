@@ -139,13 +139,14 @@ main() {
   step=settings
   if [ -n "$SETTINGS" ]; then . "$SETTINGS" || fail "cannot read $SETTINGS"; fi
   [ -n "$BUCKET" ] || fail "no bucket to upload to (BUCKET is empty)"
-  step=region
-  [ -n "$REGION" ] || REGION=$(instance_region) || fail "no region from IMDS (give the bucket's region)"
   step=leader
   if [ "$force" = no ] && ! is_leader; then
     log "not the leader: the leader takes the scheduled backup"
     exit 0
   fi
+  # Only now: a follower's run asks nothing of IMDS.
+  step=region
+  [ -n "$REGION" ] || REGION=$(instance_region) || fail "no region from IMDS (give the bucket's region)"
   work=$(mktemp -d /var/tmp/etcd-backup.XXXXXX)
   trap 'rm -rf "$work"' EXIT
   started=$(date +%s)

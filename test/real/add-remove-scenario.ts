@@ -45,6 +45,8 @@ export function addRemoveDestroy({ labName: LAB, transport, deployer }: Transpor
       .slice(mark)
       .split("\n")
       .filter((l) => l.includes(" POST / "))
+      // A booting member's own call (its key, with the instance's credentials) is not the deployer's.
+      .filter((l) => !l.includes("AmazonSSM.GetParameter "))
       .map((l) => l.split(" ").slice(-2).join(" "));
   }
 

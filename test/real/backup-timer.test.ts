@@ -133,7 +133,11 @@ test("GIVEN the timer WHEN it fires THEN the followers stand down and the leader
     const lines = await backupJournal(follower);
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(new Set(lines)).toEqual(new Set(["etcd-backup: not the leader: the leader takes the scheduled backup"]));
-    expect(await inMachine(follower, "systemctl", "show", "-P", "Result", "etcd-backup.service")).toBe("success");
+    const result = await inMachine(follower, "systemctl", "show", "-P", "Result", "etcd-backup.service");
+    if (result !== "success") {
+      const journal = await inMachine(follower, "journalctl", "-u", "etcd-backup.service", "--no-pager", "-n", "40");
+      throw new Error(`${follower}'s last backup run ended ${result}; its journal:\n${journal}`);
+    }
   }
 });
 
