@@ -5,6 +5,7 @@ import { Annotations, AssetType, TerraformAsset, TerraformStack, Token, type ITe
 import { amazonLinux2023 } from "./aws/ami";
 import { BackupBucket } from "./aws/backup-bucket";
 import { RestoreSource } from "./aws/restore-source";
+import { MemberDataVolume } from "./aws/data-volume";
 import { MemberInstance } from "./aws/member-instance";
 import { MemberKeyParameter } from "./aws/member-key-parameter";
 import { MemberRole } from "./aws/member-role";
@@ -143,6 +144,14 @@ export class EtcdCluster extends Construct {
               tags,
             })
           : undefined;
+      const dataVolume =
+        cluster.dataVolume &&
+        new MemberDataVolume(this, `${member.name}-data`, {
+          volume: cluster.dataVolume,
+          availabilityZone: network.availabilityZoneOf(member.subnetId ?? network.subnetId),
+          tags: { ...tags, Name: `${member.name}-data`, "etcd:member": member.name },
+          count: running ? 1 : 0,
+        });
       const instance = new MemberInstance(this, member.name, {
         privateIp: member.privateIp,
         subnetId: member.subnetId ?? network.subnetId,
@@ -153,8 +162,12 @@ export class EtcdCluster extends Construct {
         rootVolumeSizeGiB: cluster.rootVolumeSizeGiB,
         associatePublicIp: network.ownsSubnet,
         userData: userData.get(member.name)!,
-        userDataReferences: backups ? { [BACKUP_BUCKET_REFERENCE]: backups.bucketName } : undefined,
+        userDataReferences: {
+          ...(backups ? { [BACKUP_BUCKET_REFERENCE]: backups.bucketName } : {}),
+          ...(dataVolume ? { [DATA_VOLUME_REFERENCE]: dataVolume.volumeId } : {}),
+        },
         tags: { ...tags, Name: member.name, "etcd:member": member.name },
+        rootVolumeTags: tags,
         iamInstanceProfile: role?.instanceProfileName,
         count: running ? 1 : 0,
         dependsOn: [
@@ -163,6 +176,7 @@ export class EtcdCluster extends Construct {
           ...(role?.grants ?? []),
         ],
       });
+      dataVolume?.attachTo(instance.instance.id);
       this.instances.set(member.name, instance);
       if (!running) this.withoutVm.set(member.name, member.removed ? "removed" : "registerOnly (registered, not launched)");
       const voter = lifecycle.addVoter(instance.instance, previousVoter);
@@ -305,6 +319,9 @@ function defaultClusterToken(constructPath: string, pki: PkiMaterial, restore: R
  */
 const BACKUP_BUCKET_REFERENCE = "etcd-backup-bucket-name".padEnd(63, "-");
 
+/** Stands in for the member's data volume id (vol- and 17 hex digits) in the same way. */
+const DATA_VOLUME_REFERENCE = "etcd-data-volume-id".padEnd(21, "-");
+
 function memberBackup(cluster: ResolvedCluster, prefix: string | undefined): MemberBackupInput | undefined {
   const { backup } = cluster;
   if (!backup || prefix === undefined) return undefined;
@@ -343,6 +360,7 @@ function renderAllUserData(
         install: cluster.install,
         backup,
         restore,
+        dataVolumeId: cluster.dataVolume ? DATA_VOLUME_REFERENCE : undefined,
       });
       return [member.name, userData];
     })

@@ -273,6 +273,14 @@ export interface EtcdClusterProps {
   readonly rootVolumeSizeGiB?: number;
 
   /**
+   * A data volume per member for etcd's data directory, apart from the VM: a member whose VM is
+   * replaced (a new AMI, instance type, etcd version or tuning) keeps its member id and its data.
+   * `false`: the data directory is on the root volume, and goes with the VM.
+   * @default a 20 GiB gp3 volume per member, encrypted, snapshotted before Terraform deletes it
+   */
+  readonly dataVolume?: EtcdDataVolumeOptions | false;
+
+  /**
    * Tags for every resource this construct creates.
    * @default none
    */
@@ -379,4 +387,42 @@ export interface EtcdClusterProps {
    * @default see `EtcdPkiOptions`
    */
   readonly pki?: EtcdPkiOptions;
+}
+
+/** Each member's EBS data volume (gp3, encrypted), mounted at etcd's data directory. */
+export interface EtcdDataVolumeOptions {
+  /**
+   * Size in GiB. etcd's backend is capped at its quota (2 GiB by default, 8 GiB at most advised),
+   * and the WAL and snapshots need room beside it.
+   * @default 20
+   */
+  readonly sizeGiB?: number;
+
+  /**
+   * Provisioned IOPS (gp3: 3000 to 16000, at most 500 per GiB). etcd fsyncs every write: its latency is the cluster's.
+   * @default 3000 (gp3's baseline, at no extra cost)
+   */
+  readonly iops?: number;
+
+  /**
+   * Throughput in MiB/s (gp3: 125 to 1000, at most IOPS / 4).
+   * @default 125 (gp3's baseline)
+   */
+  readonly throughputMiBps?: number;
+
+  /**
+   * KMS key (ARN) encrypting the volumes.
+   * @default the account's AWS-managed aws/ebs key
+   */
+  readonly kmsKeyId?: string;
+
+  /**
+   * What Terraform does with a volume it destroys (`cdktf destroy`, a member set `removed`).
+   * "snapshot": an EBS snapshot of it first (`final_snapshot`), which outlives the stack: the data
+   * can be had back, and the snapshot is deleted by hand.
+   * "retain": Terraform refuses to destroy it (`prevent_destroy`): the plan fails until this is changed.
+   * "delete": the volume and its data go, as the VM's root volume does.
+   * @default "snapshot"
+   */
+  readonly onDestroy?: "snapshot" | "retain" | "delete";
 }

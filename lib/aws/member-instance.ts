@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
-import { ref, type IResolvable, type ITerraformDependable } from "../cdktf";
+import type { IResolvable, ITerraformDependable } from "../cdktf";
+import { countedAttribute } from "./counted";
 import { escapeTemplate } from "../terraform-string";
 
 export interface MemberInstanceProps {
@@ -22,19 +23,16 @@ export interface MemberInstanceProps {
    */
   readonly userDataReferences?: Readonly<Record<string, string>>;
   readonly tags: Record<string, string>;
+  readonly rootVolumeTags: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
   /** 0 for a member that is removed or not launched yet: the block stays, the VM goes. */
   readonly count: 0 | 1;
 }
 
-/**
- * An `aws_instance` with `count`, whose attributes a user composes with: Terraform rejects
- * `aws_instance.x.id` on a counted resource ("Missing resource instance key"), so every attribute
- * reference names instance 0, the only one there is.
- */
+/** An `aws_instance` with `count`, whose attributes a user composes with (see countedAttribute). */
 class CountedInstance extends Instance {
   interpolationForAttribute(terraformAttribute: string): IResolvable {
-    return ref(`${this.terraformResourceType}.${this.friendlyUniqueId}[0].${terraformAttribute}`, this.cdktfStack);
+    return countedAttribute(this, terraformAttribute);
   }
 }
 
@@ -56,9 +54,9 @@ export class MemberInstance extends Construct {
       associatePublicIpAddress: props.associatePublicIp,
       userData: withReferences(escapeTemplate(props.userData), props.userDataReferences ?? {}),
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-      rootBlockDevice: { volumeType: "gp3", volumeSize: props.rootVolumeSizeGiB, encrypted: true },
+      // The root volume's own tags, not volume_tags: those would claim the data volume's too.
+      rootBlockDevice: { volumeType: "gp3", volumeSize: props.rootVolumeSizeGiB, encrypted: true, tags: props.rootVolumeTags },
       tags: props.tags,
-      volumeTags: props.tags,
       dependsOn: props.dependsOn,
       count: props.count,
       lifecycle: {

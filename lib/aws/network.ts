@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import type { NetworkChoice } from "../config/resolved-cluster";
@@ -21,6 +22,8 @@ export class ClusterNetwork extends Construct {
   readonly subnetId: string;
   /** True when this construct made the subnet, which then gives members a public IP for egress. */
   readonly ownsSubnet: boolean;
+  private readonly subnet?: Subnet;
+  private readonly lookedUp = new Map<string, DataAwsSubnet>();
 
   constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
     super(scope, id);
@@ -53,5 +56,21 @@ export class ClusterNetwork extends Construct {
     this.vpcId = vpc.id;
     this.subnetId = subnet.id;
     this.ownsSubnet = true;
+    this.subnet = subnet;
+  }
+
+  /**
+   * The availability zone of a subnet members are in, known at plan time: the subnet this
+   * construct made, or a lookup of the user's (one per subnet). Never an instance's zone, which a
+   * replacement makes unknown, and an unknown zone would replace the data volume too.
+   */
+  availabilityZoneOf(subnetId: string): string {
+    if (this.subnet && subnetId === this.subnetId) return this.subnet.availabilityZone;
+    let lookup = this.lookedUp.get(subnetId);
+    if (!lookup) {
+      lookup = new DataAwsSubnet(this, `subnet-${this.lookedUp.size}`, { id: subnetId });
+      this.lookedUp.set(subnetId, lookup);
+    }
+    return lookup.availabilityZone;
   }
 }

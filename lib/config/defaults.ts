@@ -5,6 +5,7 @@ export const DEFAULTS = {
   vpcCidr: "172.16.0.0/16",
   subnetCidr: "172.16.0.0/24",
   rootVolumeSizeGiB: 20,
+  dataVolume: { sizeGiB: 20, iops: 3000, throughputMiBps: 125, onDestroy: "snapshot" },
   keyDelivery: "ssm",
   membershipTransport: "ssm",
   ssmVpcEndpoints: false,

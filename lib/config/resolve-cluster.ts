@@ -11,6 +11,7 @@ import type { EtcdClusterProps } from "../props";
 import { Problems, type ConfigProblem } from "./config-error";
 import { DEFAULTS } from "./defaults";
 import { resolveBackup } from "./resolve-backup";
+import { resolveDataVolume } from "./resolve-data-volume";
 import { resolveRestore, restoreTokenProblem } from "./resolve-restore";
 import { resolveClusterMembers } from "./resolve-members";
 import { cidrList, resolveNetwork } from "./resolve-network";
@@ -62,6 +63,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   if (!isIntegerIn(rootVolumeSizeGiB, 8, 16384)) {
     problems.add("rootVolumeSizeGiB", `rootVolumeSizeGiB is ${rootVolumeSizeGiB}: give a whole number of GiB from 8 to 16384`);
   }
+  const dataVolume = resolveDataVolume(props.dataVolume, problems, warnings);
   const joinTimeoutSeconds = props.joinTimeoutSeconds ?? DEFAULTS.joinTimeoutSeconds;
   if (!isIntegerIn(joinTimeoutSeconds, 30, 86400)) {
     problems.add(
@@ -130,6 +132,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
       ami: props.ami,
       keyName: props.keyName,
       rootVolumeSizeGiB,
+      dataVolume,
       tags: { ...props.tags },
       clientCidrs,
       sshCidrs,

@@ -37,6 +37,15 @@ export interface ResolvedBackup {
   readonly beforeMembershipChanges: boolean;
 }
 
+/** EtcdClusterProps.dataVolume checked, with its defaults. */
+export interface ResolvedDataVolume {
+  readonly sizeGiB: number;
+  readonly iops: number;
+  readonly throughputMiBps: number;
+  readonly kmsKeyId?: string;
+  readonly onDestroy: "snapshot" | "retain" | "delete";
+}
+
 /** EtcdClusterProps.restoreFrom checked. */
 export interface ResolvedRestore {
   readonly snapshotUri: string;
@@ -61,6 +70,8 @@ export interface ResolvedCluster {
   readonly ami?: string;
   readonly keyName?: string;
   readonly rootVolumeSizeGiB: number;
+  /** Undefined: the data directory is on the root volume. */
+  readonly dataVolume?: ResolvedDataVolume;
   readonly tags: Readonly<Record<string, string>>;
   /** Each network once. */
   readonly clientCidrs: readonly string[];

@@ -1,4 +1,5 @@
 import type { InstallPlan } from "../etcd/releases";
+import { MOUNT_DATA_VOLUME_FUNCTION } from "./data-volume-script";
 import { INSTANCE_REGION_FUNCTION } from "./instance-region";
 import { shQuote } from "../shell-quote";
 
@@ -23,6 +24,11 @@ export interface BootScriptInput {
    * (`restoreFrom`); the boot stops if it fails, and etcd never starts empty in its place.
    */
   readonly restoreCommand?: string;
+  /**
+   * The settings file (see renderDataVolumeSettings) of the member's EBS volume, mounted at
+   * `dataDir` before anything is written there. Undefined: the data directory is on the root volume.
+   */
+  readonly dataVolumeSettings?: string;
 }
 
 /**
@@ -34,7 +40,7 @@ export interface BootScriptInput {
  * start an interpolation.
  */
 export function renderBootScript(input: BootScriptInput): string {
-  const { install, keyParameter, restoreCommand } = input;
+  const { install, keyParameter, restoreCommand, dataVolumeSettings } = input;
   const source =
     install.source === "release"
       ? [`ETCD_URL=${shQuote(install.url)}`, `ETCD_SHA256=${shQuote(install.sha256)}`]
@@ -54,7 +60,9 @@ ${keyParameter === undefined ? "" : `KEY_PARAMETER=${shQuote(keyParameter)}\nKEY
 log() { echo "etcd-bootstrap: $*"; }
 fail() { log "$*" >&2; exit 1; }
 
-${install.source === "release" ? INSTALL_RELEASE : INSTALL_PACKAGE}
+${install.source === "release" ? INSTALL_RELEASE : INSTALL_PACKAGE}${
+    dataVolumeSettings === undefined ? "" : `\n${MOUNT_DATA_VOLUME_FUNCTION}`
+  }
 prepare_data_dir() {
   mkdir -p "$DATA_DIR"
   chown "$ETCD_USER:" "$DATA_DIR"
@@ -86,10 +94,8 @@ wait_healthy() {
 main() {
   . "$ETCD_CONF"
   install_etcd
-  prepare_data_dir
-${keyParameter === undefined ? "" : "  fetch_key\n"}${
-    restoreCommand === undefined ? "" : `  ${shQuote(restoreCommand)} || fail "the restore failed (see above): etcd is not started"\n`
-  }  start_etcd
+${dataVolumeSettings === undefined ? "" : `  mount_data_volume ${shQuote(dataVolumeSettings)}\n`}  prepare_data_dir
+${keyParameter === undefined ? "" : "  fetch_key\n"}${restoreCommand === undefined ? "" : restoreStep(restoreCommand)}  start_etcd
   wait_healthy
 }
 
@@ -115,6 +121,17 @@ const INSTALL_RELEASE = `install_etcd() {
   rm -rf "$work"
 }
 `;
+
+// A data volume that already holds a member's data (its VM was replaced) is restored from nothing:
+// etcd starts on what is there, as the member it was.
+function restoreStep(command: string): string {
+  return `  if [ -d "$ETCD_DATA_DIR/member" ]; then
+    log "$ETCD_DATA_DIR holds a member already: not restoring over it"
+  else
+    ${shQuote(command)} || fail "the restore failed (see above): etcd is not started"
+  fi
+`;
+}
 
 const INSTALL_PACKAGE = `install_etcd() {
   log "installing package $ETCD_PACKAGE"

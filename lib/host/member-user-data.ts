@@ -6,6 +6,7 @@ import { renderRestoreScript } from "../backup/restore-script";
 import { BACKUP_PATHS, BACKUP_TIMER, renderBackupService, renderBackupTimer } from "./backup-units";
 import { shQuote } from "../shell-quote";
 import { renderBootScript } from "./boot-script";
+import { renderDataVolumeSettings } from "./data-volume-script";
 import { renderCloudConfig, type CloudConfigFile } from "./cloud-config";
 import { renderSystemdUnit } from "./systemd-unit";
 
@@ -18,6 +19,7 @@ export const ETCD_PATHS = {
   unit: "/etc/systemd/system/etcd.service",
   bootScript: "/usr/local/sbin/etcd-bootstrap",
   restoreScript: "/usr/local/sbin/etcd-restore",
+  dataVolumeSettings: "/etc/etcd/data-volume.conf",
   dataRoot: "/var/lib/etcd",
 } as const;
 
@@ -79,6 +81,11 @@ export interface MemberUserDataInput {
   readonly backup?: MemberBackupInput;
   /** Undefined, or a joining member: etcd starts with an empty data directory. */
   readonly restore?: MemberRestoreInput;
+  /**
+   * The member's data volume (its id, or a placeholder for it), mounted at the data root.
+   * Undefined: the data directory is on the root volume.
+   */
+  readonly dataVolumeId?: string;
   /** How long the boot script waits for the member to report healthy. Default 600. */
   readonly healthTimeoutSeconds?: number;
 }
@@ -116,7 +123,12 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
       { path: ETCD_PATHS.conf, content: renderEtcdConf(memberEtcdConf(input)), permissions: "0644" },
       {
         path: ETCD_PATHS.unit,
-        content: renderSystemdUnit({ execStart: `${input.install.binDir}/etcd`, environmentFile: ETCD_PATHS.conf, user: ETCD_USER }),
+        content: renderSystemdUnit({
+          execStart: `${input.install.binDir}/etcd`,
+          environmentFile: ETCD_PATHS.conf,
+          user: ETCD_USER,
+          dataMount: input.dataVolumeId === undefined ? undefined : ETCD_PATHS.dataRoot,
+        }),
         permissions: "0644",
       },
       {
@@ -129,9 +141,13 @@ export function renderMemberUserData(input: MemberUserDataInput): string {
           healthTimeoutSeconds: input.healthTimeoutSeconds ?? 600,
           keyParameter: keyDelivery.mode === "ssm" ? keyDelivery.parameterName : undefined,
           restoreCommand: restoring(input) ? ETCD_PATHS.restoreScript : undefined,
+          dataVolumeSettings: input.dataVolumeId === undefined ? undefined : ETCD_PATHS.dataVolumeSettings,
         }),
         permissions: "0755",
+        // Every byte of it counts against EC2's 16 KB; what Terraform fills in is in files of their own.
+        compress: true,
       },
+      ...dataVolumeFiles(input),
       ...restoreFiles(input),
       ...backupFiles(input),
     ],
@@ -160,6 +176,17 @@ function restoreFiles(input: MemberUserDataInput): CloudConfigFile[] {
     user: ETCD_USER,
   });
   return [{ path: ETCD_PATHS.restoreScript, content: command, permissions: "0755", compress: true }];
+}
+
+function dataVolumeFiles(input: MemberUserDataInput): CloudConfigFile[] {
+  if (input.dataVolumeId === undefined) return [];
+  return [
+    {
+      path: ETCD_PATHS.dataVolumeSettings,
+      content: renderDataVolumeSettings(input.dataVolumeId, ETCD_PATHS.dataRoot),
+      permissions: "0644",
+    },
+  ];
 }
 
 function backupFiles(input: MemberUserDataInput): CloudConfigFile[] {

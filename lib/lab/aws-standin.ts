@@ -16,6 +16,16 @@ export interface LabCloud {
   /** Terminates the VM; its disk goes with it. */
   terminate(instanceId: string): Promise<void>;
   putParameter(name: string, value: string): void;
+  /** A blank EBS volume of that size. */
+  createVolume(volumeId: string, sizeGiB: number): void;
+  /** Deletes the volume and its data (refused while it is attached). */
+  deleteVolume(volumeId: string): void;
+  volumeExists(volumeId: string): boolean;
+  /** Attaches the volume to the instance, running or not. */
+  attachVolume(volumeId: string, instanceId: string): Promise<void>;
+  /** Detaches it; a running instance is stopped first with stopInstance, and refused without. */
+  detachVolume(volumeId: string, instanceId: string, stopInstance: boolean): Promise<void>;
+  attachmentExists(volumeId: string, instanceId: string): boolean;
   deleteParameter(name: string): void;
   /** Whether the instance still runs: `lab down` or a lost lab leaves Terraform's state behind. */
   instanceExists(instanceId: string): boolean;
@@ -60,6 +70,19 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
         return fill(type, planned, { id, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}` });
       }
       if (type === "aws_ssm_parameter") putParameter(cloud, config);
+      if (type === "aws_ebs_volume") {
+        const id = `vol-${randomBytes(9).toString("hex").slice(0, 17)}`;
+        cloud.createVolume(id, typeof config.size === "number" ? config.size : 8);
+        return fill(type, planned, { id, arn: `arn:aws:ec2:${region}:${ACCOUNT}:volume/${id}` });
+      }
+      if (type === "aws_volume_attachment") {
+        const { volume_id: volumeId, instance_id: instanceId, device_name: device } = config;
+        if (typeof volumeId !== "string" || typeof instanceId !== "string" || typeof device !== "string") {
+          throw new Error("aws_volume_attachment: the lab attaches a volume_id to an instance_id under a device_name");
+        }
+        await cloud.attachVolume(volumeId, instanceId);
+        return fill(type, planned, { id: attachmentId(device, instanceId, volumeId) });
+      }
       if (type === "aws_s3_bucket") {
         const bucket = bucketName(config);
         if (cloud.s3) await cloud.s3.createBucket(bucket);
@@ -78,6 +101,14 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
     async delete({ type, prior }) {
       if (type === "aws_instance" && typeof prior.id === "string") await cloud.terminate(prior.id);
       if (type === "aws_ssm_parameter" && typeof prior.name === "string") cloud.deleteParameter(prior.name);
+      if (type === "aws_volume_attachment" && typeof prior.volume_id === "string" && typeof prior.instance_id === "string") {
+        await cloud.detachVolume(prior.volume_id, prior.instance_id, prior.stop_instance_before_detaching === true);
+      }
+      if (type === "aws_ebs_volume" && typeof prior.id === "string") {
+        // The lab keeps no snapshots: a final one is only said.
+        if (prior.final_snapshot === true) log(`aws_ebs_volume ${prior.id}: final snapshot recorded only (the lab keeps no snapshots)`);
+        cloud.deleteVolume(prior.id);
+      }
       if (type === "aws_s3_bucket" && typeof prior.id === "string" && cloud.s3 && (await cloud.s3.bucketExists(prior.id))) {
         // S3 refuses to delete a bucket that holds objects: force_destroy empties it first, as the provider does.
         try {
@@ -99,6 +130,14 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
     async read({ type, state }) {
       if (type === "aws_instance" && typeof state.id === "string" && !cloud.instanceExists(state.id)) return null;
       if (type === "aws_ssm_parameter" && typeof state.name === "string" && !cloud.parameterExists(state.name)) return null;
+      if (type === "aws_ebs_volume" && typeof state.id === "string" && !cloud.volumeExists(state.id)) return null;
+      if (
+        type === "aws_volume_attachment" &&
+        typeof state.volume_id === "string" &&
+        typeof state.instance_id === "string" &&
+        !cloud.attachmentExists(state.volume_id, state.instance_id)
+      )
+        return null;
       if (type === "aws_s3_bucket" && typeof state.id === "string" && cloud.s3 && !(await cloud.s3.bucketExists(state.id))) return null;
       return {};
     },
@@ -106,6 +145,8 @@ export function labHandlers(cloud: LabCloud, schema: ProviderSchema, log: (line:
     async readData({ type, config }) {
       const id = fakeId(type, config);
       if (type === "aws_ami") return { ...config, id, image_id: id, architecture: "x86_64" };
+      // The user's subnet, in the region's first zone.
+      if (type === "aws_subnet") return { ...config, id: config.id ?? id, availability_zone: `${region}a` };
       // The provider's region and partition, as the real data sources report them.
       if (type === "aws_region") return { ...config, id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com` };
       if (type === "aws_partition")
@@ -119,6 +160,11 @@ function memberOf(config: Values): LabMember {
   if (typeof config.user_data !== "string")
     throw new Error("aws_instance: the lab boots members from user_data, and this instance has none");
   return readMember("aws_instance", { tags: config.tags, private_ip: config.private_ip, user_data: config.user_data });
+}
+
+/** The provider's attachment id: a hash of the device name, instance and volume (vai-<crc32>). */
+function attachmentId(device: string, instanceId: string, volumeId: string): string {
+  return `vai-${parseInt(digest(`${device}-${instanceId}-${volumeId}-`).slice(0, 8), 16)}`;
 }
 
 /** The bucket's name: given, or the prefix and a unique suffix (26 characters, lowercase, as the provider makes it). */

@@ -9,3 +9,5 @@ export type { LabNetwork, LabEndpoint } from "./network";
 export type { CommandResult, RunOptions } from "./command";
 export { labEtcdInstall, LAB_MIRROR_URL } from "./machine/release-mirror";
 export { ensureMachineImage } from "./machine/image";
+export { startWriteLoad } from "./write-load";
+export type { WriteLoad, WriteLoadReport } from "./write-load";

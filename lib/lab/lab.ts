@@ -15,11 +15,11 @@ import {
 import { join, resolve } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../net/ipv4";
 import { labHandlers, type LabCloud } from "./aws-standin";
-import { CommandResult, hostPath, run, RunOptions, sleep } from "./command";
+import { CommandResult, hostPath, run, RunOptions, runSync, sleep } from "./command";
 import { alreadyRunning, hostTools, preflight, validateHost, validateMember, type LabTools } from "./host-checks";
 import { claimHostDirs, releaseHostDirs } from "./host-dirs";
-import { consoleTail, MachineDisk } from "./machine/container";
-import { containerDriver, LabMachine, MachineDriver, MachineKind, vmDriver } from "./machine/driver";
+import { consoleTail, isMounted, MachineDisk } from "./machine/container";
+import { AttachedVolume, containerDriver, LabMachine, MachineDriver, MachineKind, vmDriver } from "./machine/driver";
 import { LAB_S3_PORT } from "./machine/aws-cli";
 import { ensureMachineImage } from "./machine/image";
 import { vmAccelerator } from "./machine/vm";
@@ -44,6 +44,7 @@ import { LabS3Client } from "./s3-client";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
 import { readState, runTerraform, terraformTool } from "./terraform";
+import { attachLoop, createVolumeFile, deleteVolumeFile, detachLoop, filesystemUuid, fstabMountPoint, type LabAttachment } from "./volumes";
 
 export interface LabDeployOptions {
   /** A synthesized stack directory (holding cdk.tf.json): where `cdktf deploy` would run Terraform. */
@@ -197,6 +198,8 @@ async function createLab(
     members: {},
     instances: {},
     parameters: {},
+    volumes: {},
+    attachments: {},
     machines: {},
     machineKind: machine,
     image,
@@ -222,6 +225,8 @@ async function createLab(
     addMetadataAddress(state.network);
     mkdirSync(join(home, "ssm"), { mode: 0o700 });
     mkdirSync(join(home, "s3"), { mode: 0o700 });
+    mkdirSync(join(home, "volumes"), { mode: 0o700 });
+    mkdirSync(join(home, "mounts"), { mode: 0o700 });
     writeFileSync(join(home, "terraform.rc"), "");
     const where = network.observer ? ` outside the VPC (no route to the members; lab probes from ${network.observer.ip})` : "";
     log(`[lab ${name}] network ${network.cidr}: bridge + deployer ${network.deployer.ip}${where} (${Date.now() - t} ms)`);
@@ -267,6 +272,8 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
     const endpoint = state.awsEndpoint;
     if (endpoint && !(await signalAndWait(endpoint, "SIGKILL", 5_000)))
       throw new Error(`the lab's AWS endpoint (pid ${endpoint.pid}) survived SIGKILL`);
+    // Before anything under the lab's home is removed: a volume mounted there would go with it.
+    releaseVolumes(state);
     for (const machine of Object.values(state.machines ?? {})) driverOf(state).destroy(machine);
     deleteNamespaces(state.namespaces);
   }
@@ -286,6 +293,25 @@ export async function labDown(labName: string = DEFAULT_LAB, options: { log?: (l
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** Unmounts every volume the lab mounted for a container and frees every loop device it set up. */
+function releaseVolumes(state: LabState): void {
+  for (const attachment of Object.values(state.attachments ?? {})) {
+    unmountVolume(state, attachment.volumeId);
+    detachLoop(attachment, state.volumes?.[attachment.volumeId]);
+  }
+}
+
+/** Where the lab mounts a container's volume for its guest's fstab (see AttachedVolume). */
+function volumeMount(state: LabState, volumeId: string): string {
+  return join(state.stateDir, "mounts", volumeId);
+}
+
+function unmountVolume(state: LabState, volumeId: string): void {
+  const mount = volumeMount(state, volumeId);
+  if (isMounted(mount)) runSync(["umount", mount]);
+  if (isMounted(mount)) throw new Error(`${mount} is still mounted: not going on, the volume's data would be removed with the lab`);
 }
 
 /** How this lab's machines run. */
@@ -576,7 +602,9 @@ export class Lab {
   async reboot(member: string, timeoutMs = this.machineKind === "vm" ? 600_000 : 30_000): Promise<void> {
     const m = this.member(member);
     const p = this.running(m.name);
-    this.state.processes[m.name] = await this.driver.reboot(p, this.machine(m.name), this.network.members[m.name].netns, timeoutMs);
+    this.state.processes[m.name] = await this.driver.reboot(p, this.machine(m.name), this.network.members[m.name].netns, timeoutMs, () =>
+      this.attachedVolumes(m.name)
+    );
     writeLabState(this.state);
   }
 
@@ -584,8 +612,17 @@ export class Lab {
   wipe(member: string): void {
     const m = this.member(member);
     if (this.isRunning(m.name)) throw new Error(`${m.name} is running: stop or kill it before wiping its data`);
-    for (const dir of [m.conf.ETCD_DATA_DIR, m.conf.ETCD_WAL_DIR]) {
-      if (dir) rmSync(join(this.memberRoot(m.name), dir), { recursive: true, force: true });
+    const volumes = this.attachedVolumes(m.name).flatMap((v) => (v.bind ? [v.bind] : []));
+    try {
+      for (const dir of [m.conf.ETCD_DATA_DIR, m.conf.ETCD_WAL_DIR]) {
+        if (!dir) continue;
+        // On the member's data volume (mounted by the lab for this, as its fstab says), or on its root.
+        const volume = volumes.find((b) => dir.startsWith(`${b.target}/`));
+        const where = volume ? join(volume.source, dir.slice(volume.target.length)) : join(this.memberRoot(m.name), dir);
+        rmSync(where, { recursive: true, force: true });
+      }
+    } finally {
+      this.halted(m.name);
     }
   }
 
@@ -680,6 +717,12 @@ export class Lab {
       },
       terminate: (instanceId) => this.terminate(instanceId),
       instanceExists: (instanceId) => instanceId in this.state.instances,
+      createVolume: (volumeId, sizeGiB) => this.createVolume(volumeId, sizeGiB),
+      deleteVolume: (volumeId) => this.deleteVolume(volumeId),
+      volumeExists: (volumeId) => volumeId in (this.state.volumes ?? {}),
+      attachVolume: (volumeId, instanceId) => this.attachVolume(volumeId, instanceId),
+      detachVolume: (volumeId, instanceId, stopInstance) => this.detachVolume(volumeId, instanceId, stopInstance),
+      attachmentExists: (volumeId, instanceId) => this.state.attachments?.[volumeId]?.instanceId === instanceId,
       parameterExists: (name) => name in this.state.parameters,
       s3: this.hasS3 ? this.s3 : undefined,
       putParameter: (name, value) => {
@@ -832,6 +875,8 @@ export class Lab {
 
   private halted(member: string): void {
     const m = this.member(member);
+    const instanceId = this.instanceOf(m.name);
+    for (const a of Object.values(this.state.attachments ?? {})) if (a.instanceId === instanceId) unmountVolume(this.state, a.volumeId);
     delete this.state.processes[m.name];
     writeLabState(this.state);
     this.writeEndpointConfig();
@@ -839,7 +884,96 @@ export class Lab {
   }
 
   private boot(member: string): ProcessIdentity {
-    return this.driver.boot(this.state.machines[member], this.network.members[member].netns);
+    return this.driver.boot(this.state.machines[member], this.network.members[member].netns, this.attachedVolumes(member));
+  }
+
+  /**
+   * The volumes attached to the member's instance, as its runner takes them. A container's is
+   * mounted where its guest's /etc/fstab says, if it says: what systemd would do at boot, and
+   * does not in a container. A volume the guest has not put in its fstab is only a device, as on EC2.
+   */
+  private attachedVolumes(member: string): AttachedVolume[] {
+    const instanceId = this.instanceOf(member);
+    return Object.values(this.state.attachments ?? {})
+      .filter((a) => a.instanceId === instanceId)
+      .map((a) => {
+        const file = this.state.volumes![a.volumeId].file;
+        if (this.machineKind === "vm") return { volumeId: a.volumeId, file };
+        return { volumeId: a.volumeId, file, loopDevice: a.loopDevice, bind: this.fstabMount(member, a) };
+      });
+  }
+
+  private fstabMount(member: string, attachment: LabAttachment): AttachedVolume["bind"] {
+    const uuid = attachment.loopDevice && filesystemUuid(attachment.loopDevice);
+    const fstab = join(this.memberRoot(member), "etc", "fstab");
+    const entry = uuid && existsSync(fstab) ? fstabMountPoint(readFileSync(fstab, "utf8"), uuid) : undefined;
+    if (!entry) return undefined;
+    const source = volumeMount(this.state, attachment.volumeId);
+    mkdirSync(source, { recursive: true, mode: 0o700 });
+    if (!isMounted(source)) runSync(["mount", "-t", entry.type, attachment.loopDevice!, source]);
+    return { source, target: entry.mountPoint };
+  }
+
+  /** CreateVolume: a blank volume. */
+  private createVolume(volumeId: string, sizeGiB: number): void {
+    // A lab made before volumes has neither record.
+    if (!this.state.volumes || !this.state.attachments) Object.assign(this.state, { volumes: {}, attachments: {} });
+    this.state.volumes![volumeId] = createVolumeFile(join(this.state.stateDir, "volumes"), volumeId, sizeGiB);
+    writeLabState(this.state);
+  }
+
+  /** DeleteVolume: its data goes; EC2 refuses while the volume is attached. */
+  private deleteVolume(volumeId: string): void {
+    const volume = this.state.volumes?.[volumeId];
+    if (!volume) return;
+    const attached = this.state.attachments?.[volumeId];
+    if (attached) throw new Error(`VolumeInUse: Volume ${volumeId} is currently attached to ${attached.instanceId}`);
+    deleteVolumeFile(volume);
+    delete this.state.volumes![volumeId];
+    writeLabState(this.state);
+  }
+
+  /** AttachVolume, also to a running instance: the device appears in the machine, as EC2's does. */
+  private async attachVolume(volumeId: string, instanceId: string): Promise<void> {
+    const volume = this.state.volumes?.[volumeId];
+    if (!volume) throw new Error(`InvalidVolume.NotFound: The volume '${volumeId}' does not exist.`);
+    const member = this.state.instances[instanceId];
+    if (member === undefined) throw new Error(`InvalidInstanceID.NotFound: The instance ID '${instanceId}' does not exist`);
+    const existing = this.state.attachments![volumeId];
+    if (existing) {
+      if (existing.instanceId === instanceId) return;
+      throw new Error(`VolumeInUse: ${volumeId} is already attached to an instance (${existing.instanceId})`);
+    }
+    const attachment: LabAttachment =
+      this.machineKind === "vm" ? { volumeId, instanceId } : { volumeId, instanceId, loopDevice: attachLoop(volume) };
+    this.state.attachments![volumeId] = attachment;
+    writeLabState(this.state);
+    const p = this.state.processes[member];
+    if (p && isAlive(p)) {
+      await this.driver.attach(p, this.machine(member), { volumeId, file: volume.file, loopDevice: attachment.loopDevice });
+    }
+  }
+
+  /**
+   * DetachVolume. With stopInstance (the attachment's stop_instance_before_detaching) a running
+   * instance is stopped first, as the provider does, so its etcd shuts down before its disk goes.
+   */
+  private async detachVolume(volumeId: string, instanceId: string, stopInstance: boolean): Promise<void> {
+    const attachment = this.state.attachments?.[volumeId];
+    if (!attachment || attachment.instanceId !== instanceId) return;
+    const member = this.state.instances[instanceId];
+    if (member !== undefined && this.isRunning(member)) {
+      if (!stopInstance) {
+        throw new Error(
+          `${volumeId} is in use by running ${member} (${instanceId}): the lab detaches only from a stopped instance; set stop_instance_before_detaching`
+        );
+      }
+      await this.stop(member);
+    }
+    unmountVolume(this.state, volumeId);
+    detachLoop(attachment, this.state.volumes?.[volumeId]);
+    delete this.state.attachments![volumeId];
+    writeLabState(this.state);
   }
 
   /**

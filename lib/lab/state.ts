@@ -8,6 +8,7 @@ import type { LabRelease } from "./machine/release-mirror";
 import { LabNetwork } from "./network";
 import { ProcessIdentity } from "./process-identity";
 import { LabMember } from "./stack";
+import type { LabAttachment, LabVolume } from "./volumes";
 
 /**
  * Everything a lab created, recorded before it is created, so that labDown can undo exactly that,
@@ -50,6 +51,10 @@ export interface LabState {
   readonly instances: Record<string, string>;
   /** SSM parameters the stack stored: name to the 0600 file holding the value. */
   readonly parameters: Record<string, string>;
+  /** EBS volumes the stack created, by volume id (absent in a state written before volumes). */
+  readonly volumes?: Record<string, LabVolume>;
+  /** Attached volumes, by volume id (a volume attaches to one instance at a time). */
+  readonly attachments?: Record<string, LabAttachment>;
   /** The stack directory last applied. */
   stackDir?: string;
 }

@@ -72,6 +72,12 @@ beforeAll(async () => {
     deleteParameter: refuse,
     instanceExists: () => false,
     parameterExists: () => false,
+    createVolume: refuse,
+    deleteVolume: refuse,
+    volumeExists: () => false,
+    attachVolume: refuse,
+    detachVolume: refuse,
+    attachmentExists: () => false,
   };
   server = await startProviderServer({
     socketPath: join(dir, "provider.sock"),

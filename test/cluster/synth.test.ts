@@ -23,7 +23,12 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
       private_ip: "172.16.0.101",
       instance_type: "t3.small",
       metadata_options: { http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 1 },
-      root_block_device: { encrypted: true, volume_type: "gp3", volume_size: 20 },
+      root_block_device: {
+        encrypted: true,
+        volume_type: "gp3",
+        volume_size: 20,
+        tags: { "etcd:cluster": expect.stringMatching(/^etcd-/) },
+      },
       tags: expect.objectContaining({ Name: "etcd_node1", "etcd:member": "etcd_node1" }),
     });
   });
@@ -66,11 +71,15 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     expect(egress.map((r) => r.from_port).sort()).toEqual([2379, 2380, 443, 80]);
   });
 
-  test("THEN user data is a literal #cloud-config: every template sequence escaped, so Terraform interpolates nothing", () => {
+  test("THEN user data is a literal #cloud-config: every template sequence escaped, so Terraform interpolates only the member's data volume id", () => {
     for (const member of SEED) {
       const raw = instanceOf(json, member.name).user_data as string;
       expect(raw.startsWith("#cloud-config\n")).toBe(true);
-      expect(raw.replace(/\$\$\{/g, "")).not.toContain("${");
+      const volume = Object.entries(resources(json, "aws_ebs_volume")).find(
+        ([, v]: [string, any]) => v.tags["etcd:member"] === member.name
+      )![0];
+      const interpolated = raw.replace(/\$\$\{/g, "").match(/\$\{[^}]*\}/g);
+      expect(interpolated).toEqual([`\${aws_ebs_volume.${volume}[0].id}`]);
       expect(raw.replace(/%%\{/g, "")).not.toContain("%{");
     }
   });
@@ -103,7 +112,7 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
         value_wo: expect.stringMatching(new RegExp(`^\\$\\{file\\("\\$\\{path\\.module\\}/\\S+/${member.name}-key\\.pem"\\)\\}$`)),
       });
       expect(parameter.value).toBeUndefined();
-      expect(userData).toContain(`KEY_PARAMETER='${parameter.name}'`);
+      expect(memberFiles(json, member.name).get("/usr/local/sbin/etcd-bootstrap")).toContain(`KEY_PARAMETER='${parameter.name}'`);
       expect(instanceOf(json, member.name).iam_instance_profile).toMatch(/^\$\{aws_iam_instance_profile\./);
     }
     expect(text).not.toMatch(/PRIVATE KEY/);
@@ -466,7 +475,7 @@ describe("EtcdCluster composes with the user's network", () => {
     expect(instanceOf(json, "etcd_node1")).toMatchObject({ ami: "ami-0123456789abcdef0", instance_type: "m7g.large", key_name: "ops" });
     expect(instanceOf(json, "etcd_node1").tags).toMatchObject({ team: "platform", Name: "etcd_node1" });
     // A Graviton type gets the arm64 etcd build.
-    expect(userDataOf(json, "etcd_node1")).toContain("linux-arm64.tar.gz");
+    expect(memberFiles(json, "etcd_node1").get("/usr/local/sbin/etcd-bootstrap")).toContain("linux-arm64.tar.gz");
   });
 });
 

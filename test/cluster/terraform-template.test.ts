@@ -9,16 +9,22 @@ describe("user data survives Terraform's template evaluation", () => {
   test("GIVEN the synthesized user_data of etcd_node1 WHEN terraform evaluates it THEN it equals the rendered cloud-config", () => {
     // GIVEN the real user data, and text full of what Terraform would otherwise interpolate
     const { json } = synthCluster();
+    // The one reference it holds, the member's data volume id, made a value Terraform has without AWS.
+    const volumeReference = /\$\{aws_ebs_volume\.[^}]+\}/;
+    const userData = (instanceOf(json, "etcd_node1").user_data as string).replace(volumeReference, "${terraform_data.volume.output}");
     const tricky = 'echo "${HOME}" %{ if true }x%{ endif } $${kept} 100% $HOME';
     const dir = tempDir("tf-template-");
     // WHEN terraform evaluates both
     const outputs = terraformOutputs(
       dir,
-      { output: { user_data: { value: instanceOf(json, "etcd_node1").user_data }, tricky: { value: escapeTemplate(tricky) } } },
+      {
+        resource: { terraform_data: { volume: { input: "vol-0123456789abcdef0" } } },
+        output: { user_data: { value: userData }, tricky: { value: escapeTemplate(tricky) } },
+      },
       ["user_data", "tricky"]
     );
     // THEN
-    expect(outputs.user_data).toBe(userDataOf(json, "etcd_node1"));
+    expect(outputs.user_data).toBe(userDataOf(json, "etcd_node1").replace(volumeReference, "vol-0123456789abcdef0"));
     expect(outputs.tricky).toBe(tricky);
   });
 

@@ -187,6 +187,47 @@ describe("bad props fail at synth with the field, the value and the fix, and not
     ["a region for a zone", { availabilityZone: "us-east-1" }, /availabilityZone is "us-east-1": give a zone name such as "us-east-1a"/],
     ["a bad instance type", { instanceType: "large" }, /instanceType is "large": give an EC2 instance type such as "t3\.small"/],
     ["a tiny root volume", { rootVolumeSizeGiB: 2 }, /rootVolumeSizeGiB is 2: give a whole number of GiB from 8 to 16384/],
+    [
+      "a data volume as a string",
+      { dataVolume: "gp3" as unknown as {} },
+      /dataVolume is "gp3": give an object such as \{ sizeGiB: 20 \}, \{\} for the defaults, or false/,
+    ],
+    [
+      "a data volume of 0 GiB",
+      { dataVolume: { sizeGiB: 0 } },
+      /dataVolume\.sizeGiB is 0: give a whole number of GiB from 1 to 16384 \(gp3\)/,
+    ],
+    ["a data volume of 1.5 GiB", { dataVolume: { sizeGiB: 1.5 } }, /dataVolume\.sizeGiB is 1\.5: give a whole number/],
+    [
+      "data volume IOPS below gp3's",
+      { dataVolume: { iops: 100 } },
+      /dataVolume\.iops is 100: give a whole number from 3000 to 16000 \(gp3\)/,
+    ],
+    [
+      "more IOPS than the size allows",
+      { dataVolume: { sizeGiB: 10, iops: 6000 } },
+      /dataVolume\.iops is 6000 on 10 GiB: gp3 allows at most 500 IOPS per GiB; give sizeGiB 12 or more, or fewer IOPS/,
+    ],
+    [
+      "data volume throughput below gp3's",
+      { dataVolume: { throughputMiBps: 100 } },
+      /dataVolume\.throughputMiBps is 100: give a whole number of MiB\/s from 125 to 1000/,
+    ],
+    [
+      "more throughput than the IOPS allow",
+      { dataVolume: { throughputMiBps: 1000 } },
+      /dataVolume\.throughputMiBps is 1000 with 3000 IOPS: gp3 allows at most IOPS \/ 4 MiB\/s; give iops 4000 or more, or less throughput/,
+    ],
+    [
+      "an unknown onDestroy",
+      { dataVolume: { onDestroy: "keep" as "retain" } },
+      /dataVolume\.onDestroy is "keep": use "snapshot" \(the default: a final snapshot first\), "retain"/,
+    ],
+    [
+      "a bare KMS key id for the volumes",
+      { dataVolume: { kmsKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" } },
+      /dataVolume\.kmsKeyId is "1234abcd-.*": give a KMS key ARN/,
+    ],
     ["a bad cluster token", { initialClusterToken: "a b" }, /initialClusterToken is "a b"/],
     ["a small key", { pki: { keySize: 1024 as 2048 } }, /pki\.keySize is 1024: use 2048, 3072 or 4096/],
     [
@@ -285,6 +326,20 @@ describe("allowed but unwise props synthesize with a warning", () => {
     const { cluster } = synthCluster(props);
     return cluster.node.metadata.filter((e) => e.type === "@cdktf/warn").map((e) => String(e.data));
   };
+
+  test("GIVEN dataVolume false THEN a warning says a replaced VM loses its member", () => {
+    expect(warnings({ dataVolume: false })).toEqual([
+      expect.stringMatching(
+        /^EtcdCluster test\/etcd: dataVolume is false: etcd's data is on each VM's root volume, so a VM replaced .* loses its member/
+      ),
+    ]);
+  });
+
+  test("GIVEN onDestroy delete THEN a warning says the data then lives only in backups", () => {
+    expect(warnings({ dataVolume: { onDestroy: "delete" } })).toEqual([
+      expect.stringMatching(/dataVolume\.onDestroy is "delete": .* with no snapshot/),
+    ]);
+  });
 
   test("GIVEN 4 members THEN a warning explains an even count tolerates no more failures than 3", () => {
     expect(warnings({ members: [...SEED, m("etcd_node4", "172.16.0.104")] })).toEqual([

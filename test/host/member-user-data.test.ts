@@ -46,7 +46,7 @@ describe("renderMemberUserData", () => {
       { path: "/etc/etcd/ssl/etcd-key.pem", permissions: "0600", owner: "etcd:etcd", defer: true },
       { path: "/etc/etcd/etcd.conf", permissions: "0644" },
       { path: "/etc/systemd/system/etcd.service", permissions: "0644" },
-      { path: "/usr/local/sbin/etcd-bootstrap", permissions: "0755" },
+      { path: "/usr/local/sbin/etcd-bootstrap", permissions: "0755", compress: true },
     ]);
     const content = (path: string) => config.writeFiles?.find((file) => file.path === path)?.content ?? "";
     expect(content(ETCD_PATHS.key)).toBe(pem("PRIVATE KEY"));
@@ -111,6 +111,34 @@ describe("renderMemberUserData", () => {
     const text = renderMemberUserData(seedInput({ install, ...(keyDelivery ? { keyDelivery } : {}) }));
     expect(text).not.toContain("${");
     expect(text).not.toContain("%{");
+  });
+
+  test("GIVEN a data volume THEN its id is in a file of its own, the unit needs its mount, and the boot mounts it before the data directory is made", () => {
+    // GIVEN a member with a data volume WHEN rendered
+    const config = parseCloudConfig(renderMemberUserData(seedInput({ dataVolumeId: "vol-0123456789abcdef0" })));
+    const file = (path: string) => config.writeFiles?.find((f) => f.path === path);
+    // THEN the volume id is in plain text (Terraform fills it in), apart from the compressed boot script
+    expect(file(ETCD_PATHS.dataVolumeSettings)).toEqual({
+      path: "/etc/etcd/data-volume.conf",
+      content: "VOLUME='vol-0123456789abcdef0'\nMOUNT_POINT='/var/lib/etcd'\n",
+      permissions: "0644",
+    });
+    // AND etcd's unit waits for the mount and refuses to start on the directory under it
+    expect(file(ETCD_PATHS.unit)?.content).toContain("RequiresMountsFor=/var/lib/etcd\nAssertPathIsMountPoint=/var/lib/etcd\n");
+    // AND the boot script mounts the volume after installing etcd and before making the data directory
+    const main = file(ETCD_PATHS.bootScript)!.content.split("\nmain() {\n")[1];
+    expect(main.split("\n").slice(1, 4)).toEqual([
+      "  install_etcd",
+      "  mount_data_volume '/etc/etcd/data-volume.conf'",
+      "  prepare_data_dir",
+    ]);
+  });
+
+  test("GIVEN no data volume THEN nothing mounts one and the unit asks for no mount", () => {
+    const config = parseCloudConfig(renderMemberUserData(seedInput()));
+    expect(config.writeFiles?.some((f) => f.path === ETCD_PATHS.dataVolumeSettings)).toBe(false);
+    expect(bootScriptOf(renderMemberUserData(seedInput()))).not.toContain("mount_data_volume");
+    expect(config.writeFiles?.find((f) => f.path === ETCD_PATHS.unit)?.content).not.toMatch(/RequiresMountsFor|AssertPathIsMountPoint/);
   });
 
   test("GIVEN tuning settings THEN etcd.conf carries them after the seed's keys", () => {

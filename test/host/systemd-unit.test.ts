@@ -42,6 +42,8 @@ describe("renderSystemdUnit", () => {
     ["flags smuggled into ExecStart", { ...UNIT_INPUT, execStart: "/usr/bin/etcd --force-new-cluster" }, /execStart/],
     ["a newline in the user", { ...UNIT_INPUT, user: "etcd\nExecStartPre=/bin/sh" }, /user/],
     ["a specifier", { ...UNIT_INPUT, environmentFile: "/etc/%i.conf" }, /environmentFile/],
+    ["a relative data mount", { ...UNIT_INPUT, dataMount: "var/lib/etcd" }, /dataMount/],
+    ["a second path in the data mount", { ...UNIT_INPUT, dataMount: "/var/lib/etcd /" }, /dataMount/],
   ])("refuses %s", (_what, input, message) => {
     // GIVEN a value that would change the unit's meaning WHEN rendered THEN it throws, naming the field
     expect(() => renderSystemdUnit(input)).toThrow(message);
@@ -69,6 +71,15 @@ describe("systemd-analyze verify", () => {
     // WHEN systemd verifies it (in this container it prints nothing at all for a good unit)
     const { status, output } = verify(renderSystemdUnit({ ...UNIT_INPUT, execStart: "/usr/bin/etcd" }));
     // THEN it reports no problem with etcd.service
+    expect(output.split("\n").filter((line) => line.includes("etcd.service"))).toEqual([]);
+    expect(status).toBe(0);
+  });
+
+  test("accepts the unit that needs the data volume's mount", () => {
+    requireTool("etcd", "etcd-server");
+    const unit = renderSystemdUnit({ ...UNIT_INPUT, execStart: "/usr/bin/etcd", dataMount: "/var/lib/etcd" });
+    expect(unit).toContain("\nRequiresMountsFor=/var/lib/etcd\nAssertPathIsMountPoint=/var/lib/etcd\n");
+    const { status, output } = verify(unit);
     expect(output.split("\n").filter((line) => line.includes("etcd.service"))).toEqual([]);
     expect(status).toBe(0);
   });

@@ -48,6 +48,12 @@ beforeAll(async () => {
     putParameter: unused,
     deleteParameter: unused,
     instanceExists: unused,
+    createVolume: unused,
+    deleteVolume: unused,
+    volumeExists: unused,
+    attachVolume: unused,
+    detachVolume: unused,
+    attachmentExists: unused,
     parameterExists: unused,
     s3,
   };

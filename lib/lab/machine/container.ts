@@ -1,5 +1,16 @@
 import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { CommandResult, hostPath, run, RunOptions, runSync } from "../command";
 import { identify, isAlive, ProcessIdentity, signalAndWait } from "../process-identity";
@@ -64,6 +75,8 @@ export interface MachineBoot {
   readonly netns: string;
   /** The machine's console: everything systemd and cloud-init print there, appended. */
   readonly consoleLog: string;
+  /** Host directories bound in: what the guest's fstab mounts, where systemd does not in a container. */
+  readonly binds?: readonly { readonly source: string; readonly target: string }[];
 }
 
 /**
@@ -89,6 +102,7 @@ export function bootMachine(boot: MachineBoot): ProcessIdentity {
     "--resolv-conf=off",
     "--timezone=off",
     "--private-users=no",
+    ...(boot.binds ?? []).map((b) => `--bind=${b.source}:${b.target}`),
   ];
   appendFileSync(boot.consoleLog, `--- ${new Date().toISOString()} lab: booting ${boot.identity.instanceId}\n`);
   const log = openSync(boot.consoleLog, "a");
@@ -140,7 +154,8 @@ export function machineProcess(nspawn: ProcessIdentity, comm: string): number | 
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === comm && readlinkSync(`/proc/${entry}/ns/pid`) === pidns) return Number(entry);
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === comm && readlinkSync(`/proc/${entry}/ns/pid`) === pidns)
+        return Number(entry);
     } catch {
       // Exited while we looked.
     }
@@ -207,7 +222,8 @@ export async function evidenceFrom(exec: (argv: string[]) => Promise<CommandResu
   const out: string[] = [];
   for (const argv of views) {
     const r = await exec(argv);
-    if (r.code === null && out.length === 0) return `the machine does not answer (${r.stderr.trim()}); its console ends:\n${consoleTail(consoleLog)}`;
+    if (r.code === null && out.length === 0)
+      return `the machine does not answer (${r.stderr.trim()}); its console ends:\n${consoleTail(consoleLog)}`;
     out.push(`$ ${argv.join(" ")}\n${(r.stdout + r.stderr).trimEnd() || "(nothing)"}`);
   }
   return out.join("\n");

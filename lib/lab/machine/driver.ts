@@ -17,7 +17,20 @@ import {
   consoleTail,
 } from "./container";
 import type { MachineImage } from "./image";
-import { bootVm, createVmDisk, destroyVmDisk, powerOffVm, rebootVm, shutdownVm, VmAccelerator, VmDisk, vmEvidence, vmExec } from "./vm";
+import { deviceNodeScript } from "../volumes";
+import {
+  bootVm,
+  hotplugVmVolume,
+  createVmDisk,
+  destroyVmDisk,
+  powerOffVm,
+  rebootVm,
+  shutdownVm,
+  VmAccelerator,
+  VmDisk,
+  vmEvidence,
+  vmExec,
+} from "./vm";
 import type { VmImage } from "./vm-image";
 import { prepareVmNetwork, VmNet } from "./vm-network";
 
@@ -37,13 +50,30 @@ export interface LabMachine extends MachineIdentity {
   readonly net?: VmNet;
 }
 
+/**
+ * An EBS volume attached to the machine's instance, as its runner gets it: a VM's qemu takes the
+ * file as an NVMe drive whose serial is the volume id (as on Nitro); a container gets the loop
+ * device's node, and at a later boot the mount its guest's fstab names (systemd does not mount
+ * fstab's devices in a container, systemd#34344), made by the lab and bound in.
+ */
+export interface AttachedVolume {
+  readonly volumeId: string;
+  readonly file: string;
+  /** Containers: the host loop device that carries the file. */
+  readonly loopDevice?: string;
+  /** Containers: a host directory where the volume is mounted, and where the guest's fstab wants it. */
+  readonly bind?: { readonly source: string; readonly target: string };
+}
+
 /** What the lab does to a machine, whatever kind it is. */
 export interface MachineDriver {
   readonly kind: MachineKind;
   /** Its disk, with cloud-init's NoCloud seed on it. */
   create(machine: LabMachine, netns: string): void;
-  /** Boots it from its disk, detached from this process; the machine's process (nspawn or qemu). */
-  boot(machine: LabMachine, netns: string): ProcessIdentity;
+  /** Boots it from its disk, with its volumes, detached from this process; the machine's process (nspawn or qemu). */
+  boot(machine: LabMachine, netns: string, volumes: readonly AttachedVolume[]): ProcessIdentity;
+  /** Attaches a volume to the running machine, as EC2 does to a running instance. */
+  attach(p: ProcessIdentity, machine: LabMachine, volume: AttachedVolume): Promise<void>;
   /** Resolves once the machine runs (RunInstances' "running"), not once it has finished booting. */
   waitStarted(p: ProcessIdentity, machine: LabMachine, timeoutMs: number): Promise<void>;
   exec(p: ProcessIdentity, machine: LabMachine, argv: string[], options?: RunOptions): Promise<CommandResult>;
@@ -52,7 +82,13 @@ export interface MachineDriver {
   shutdown(p: ProcessIdentity, machine: LabMachine, timeoutMs: number): Promise<void>;
   powerOff(p: ProcessIdentity): Promise<void>;
   /** The guest's own `systemctl reboot`; returns the machine's process once it boots again. */
-  reboot(p: ProcessIdentity, machine: LabMachine, netns: string, timeoutMs: number): Promise<ProcessIdentity>;
+  reboot(
+    p: ProcessIdentity,
+    machine: LabMachine,
+    netns: string,
+    timeoutMs: number,
+    volumes: () => readonly AttachedVolume[]
+  ): Promise<ProcessIdentity>;
   evidence(p: ProcessIdentity, machine: LabMachine, unit: string): Promise<string>;
   /** After the machine halted: what its runner leaves behind. */
   halted(machine: LabMachine): void;
@@ -63,11 +99,23 @@ export function containerDriver(image: MachineImage): MachineDriver {
   const driver: MachineDriver = {
     kind: "container",
     create: (m) => void createMachineDisk(image, m.dir, m),
-    boot: (m, netns) => bootMachine({ disk: m.disk as MachineDisk, identity: m, netns, consoleLog: m.consoleLog }),
+    boot: (m, netns, volumes) =>
+      bootMachine({
+        disk: m.disk as MachineDisk,
+        identity: m,
+        netns,
+        consoleLog: m.consoleLog,
+        binds: volumes.flatMap((v) => (v.bind ? [v.bind] : [])),
+      }),
+    async attach(p, _m, volume) {
+      const r = await machineExec(p, ["sh", "-c", deviceNodeScript(volume.volumeId, volume.loopDevice!)], { timeoutMs: 10_000 });
+      if (r.code !== 0) throw new Error(`cannot attach ${volume.volumeId} (${volume.loopDevice}) to the machine: ${r.stderr.trim()}`);
+    },
     async waitStarted(p, m, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (machineInit(p) === undefined) {
-        if (!isAlive(p) || Date.now() > deadline) throw new Error(`the machine did not boot; its console ends:\n${consoleTail(m.consoleLog)}`);
+        if (!isAlive(p) || Date.now() > deadline)
+          throw new Error(`the machine did not boot; its console ends:\n${consoleTail(m.consoleLog)}`);
         await sleep(20);
       }
     },
@@ -75,12 +123,12 @@ export function containerDriver(image: MachineImage): MachineDriver {
     etcdPid: (p) => machineProcess(p, "etcd"),
     shutdown: (p, _m, timeoutMs) => shutdownMachine(p, timeoutMs),
     powerOff: (p) => powerOffMachine(p),
-    async reboot(p, m, netns, timeoutMs) {
+    async reboot(p, m, netns, timeoutMs, volumes) {
       await machineExec(p, ["systemctl", "reboot"], { timeoutMs: 10_000 });
       // nspawn exits when its machine reboots (status 133): booting it again is the caller's part.
       if (!(await waitExit(p, timeoutMs))) await powerOffMachine(p);
       releaseMachine(m.instanceId);
-      return driver.boot(m, netns);
+      return driver.boot(m, netns, volumes());
     },
     evidence: (p, m, unit) => machineEvidence(p, m.consoleLog, unit),
     halted: (m) => releaseMachine(m.instanceId),
@@ -99,7 +147,9 @@ export function vmDriver(image: VmImage, accelerator: VmAccelerator): MachineDri
       createVmDisk(image, m.dir, m);
       prepareVmNetwork(netns);
     },
-    boot: (m, netns) => bootVm({ image, disk: m.disk as VmDisk, identity: m, netns, net: m.net!, consoleLog: m.consoleLog, accelerator }),
+    boot: (m, netns, volumes) =>
+      bootVm({ image, disk: m.disk as VmDisk, identity: m, netns, net: m.net!, consoleLog: m.consoleLog, accelerator, volumes }),
+    attach: (_p, m, volume) => hotplugVmVolume((m.disk as VmDisk).dir, volume),
     async waitStarted(p, m) {
       if (!isAlive(p)) throw new Error(`qemu exited at once; the console ends:\n${consoleTail(m.consoleLog)}`);
     },

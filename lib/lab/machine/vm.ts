@@ -7,6 +7,7 @@ import { consoleTail, evidenceFrom, MachineIdentity } from "./container";
 import { guestAgent, guestAgentSend, MAX_SOCKET_PATH, qmp } from "./qemu-socket";
 import { VM_ROOT_LABEL, VmImage } from "./vm-image";
 import { VM_TAP, vmMac, VmNet, vmNetworkCommandLine } from "./vm-network";
+import type { AttachedVolume } from "./driver";
 
 /**
  * A member's VM disk: a qcow2 overlay of the image's base disk (the VM's own root filesystem for
@@ -126,6 +127,8 @@ export interface VmBoot {
   readonly accelerator?: VmAccelerator;
   /** Guest memory in MiB. @default 768 */
   readonly memoryMiB?: number;
+  /** EBS volumes attached to the instance, as NVMe drives. */
+  readonly volumes?: readonly AttachedVolume[];
 }
 
 /** The kernel command line: the root by label, the serial console, the network (vm-network.ts). */
@@ -153,6 +156,10 @@ export function bootVm(boot: VmBoot): ProcessIdentity {
     ...["-kernel", boot.image.kernel, "-initrd", boot.image.initrd, "-append", vmKernelCommandLine(boot.net)],
     ...["-drive", `file=${boot.disk.overlay},format=qcow2,if=none,id=root,discard=unmap`, "-device", "virtio-blk-pci,drive=root"],
     ...["-drive", `file=${boot.disk.seed},format=raw,if=none,id=seed,readonly=on`, "-device", "virtio-blk-pci,drive=seed"],
+    ...(boot.volumes ?? []).flatMap((v) => [
+      ...["-drive", `file=${v.file},format=raw,if=none,id=${v.volumeId}`],
+      ...["-device", `nvme,drive=${v.volumeId},id=nvme-${v.volumeId},serial=${nvmeSerial(v.volumeId)}`],
+    ]),
     // romfile=: no iPXE option ROM to load, the kernel is given.
     ...[
       "-netdev",
@@ -177,6 +184,31 @@ export function bootVm(boot: VmBoot): ProcessIdentity {
   } finally {
     closeSync(log);
   }
+}
+
+/**
+ * EC2's NVMe serial for an EBS volume: its id without the dash (20 characters, NVMe's maximum).
+ * qemu reports its own model ("QEMU NVMe Ctrl"), so udev names it nvme-QEMU_NVMe_Ctrl_<serial>.
+ */
+function nvmeSerial(volumeId: string): string {
+  return volumeId.replace(/-/g, "");
+}
+
+/** Attaches a volume to the running VM: the file as a block node, then an NVMe controller on the PCI bus (ACPI hot-plug). */
+export async function hotplugVmVolume(dir: string, volume: AttachedVolume): Promise<void> {
+  const socket = qmpSocket(dir);
+  await qmp(
+    socket,
+    "blockdev-add",
+    { driver: "raw", "node-name": volume.volumeId, file: { driver: "file", filename: volume.file } },
+    10_000
+  );
+  await qmp(
+    socket,
+    "device_add",
+    { driver: "nvme", drive: volume.volumeId, id: `nvme-${volume.volumeId}`, serial: nvmeSerial(volume.volumeId) },
+    10_000
+  );
 }
 
 interface ExecStatus {

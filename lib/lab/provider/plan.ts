@@ -2,7 +2,7 @@ import { BlockSchema, Value } from "./types";
 import { conformAttribute, Unknown, WireObject, WireValue, wireEqual } from "./values";
 
 /** An argument whose change replaces the resource, possibly only under a condition on the planned state. */
-export type ForceNewRule = string | { readonly attribute: string; readonly when: (planned: WireObject) => boolean };
+export type ForceNewRule = string | { readonly attribute: string; readonly when: (planned: WireObject, prior: WireObject) => boolean };
 
 /**
  * Arguments whose change the real AWS provider answers with a replacement (ForceNew), by resource type.
@@ -16,7 +16,8 @@ export const FORCE_NEW: Readonly<Record<string, readonly ForceNewRule[]>> = {
     "subnet_id",
     "key_name",
     { attribute: "user_data", when: (planned) => planned.user_data_replace_on_change === true },
-    "root_block_device",
+    // Size, type, IOPS, throughput and tags of the root volume change in place; its encryption does not.
+    { attribute: "root_block_device", when: (planned, prior) => rootVolumeEncryptionChanged(planned, prior) },
   ],
   aws_ebs_volume: ["availability_zone"],
   aws_volume_attachment: ["device_name", "instance_id", "volume_id"],
@@ -30,6 +31,16 @@ export const FORCE_NEW: Readonly<Record<string, readonly ForceNewRule[]>> = {
   aws_route_table_association: ["subnet_id", "route_table_id"],
   aws_internet_gateway: [],
 };
+
+function rootVolumeEncryptionChanged(planned: WireObject, prior: WireObject): boolean {
+  const device = (state: WireObject) => {
+    const block = Array.isArray(state.root_block_device) ? state.root_block_device[0] : null;
+    const fields = block !== null && typeof block === "object" && !Array.isArray(block) ? (block as WireObject) : {};
+    return [fields.encrypted ?? null, fields.kms_key_id ?? null];
+  };
+  const [before, after] = [device(prior), device(planned)];
+  return before.some((value, i) => !(value === null || after[i] === null || wireEqual(value, after[i])));
+}
 
 export interface PlanRequest {
   readonly type: string;
@@ -68,7 +79,7 @@ export function planResourceChange(req: PlanRequest): Plan {
 
   const rules = (req.forceNew ?? FORCE_NEW)[req.type] ?? [];
   const requiresReplace = rules.flatMap((rule) => {
-    const [name, applies] = typeof rule === "string" ? [rule, true] : [rule.attribute, rule.when(planned)];
+    const [name, applies] = typeof rule === "string" ? [rule, true] : [rule.attribute, rule.when(planned, prior)];
     return applies && name in schema.attributes && !wireEqual(prior[name] ?? null, planned[name] ?? null) ? [name] : [];
   });
   return { planned, requiresReplace };
