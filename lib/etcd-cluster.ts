@@ -176,10 +176,10 @@ export class EtcdCluster extends Construct {
           ...(role?.grants ?? []),
         ],
       });
-      dataVolume?.attachTo(instance.instance.id);
+      const attachment = dataVolume?.attachTo(instance.instance.id);
       this.instances.set(member.name, instance);
       if (!running) this.withoutVm.set(member.name, member.removed ? "removed" : "registerOnly (registered, not launched)");
-      const voter = lifecycle.addVoter(instance.instance, previousVoter);
+      const voter = lifecycle.addVoter(attachment ? [instance.instance, attachment] : [instance.instance], previousVoter);
       previousVoter = voter;
       // etcd takes one learner at a time: the next joiner registers once this one votes.
       if (member.initialClusterState === "existing") previousJoiner = voter;

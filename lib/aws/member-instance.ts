@@ -60,10 +60,11 @@ export class MemberInstance extends Construct {
       dependsOn: props.dependsOn,
       count: props.count,
       lifecycle: {
-        // cloud-init runs user data once per instance: a later change would only stop and start
-        // the VM for nothing, and a new AMI release must not replace every member at once.
-        // Roll a config change member by member with `terraform apply -replace=<address>`.
-        ignoreChanges: ["user_data", "ami"],
+        // What a VM is launched with changes only through a roll (`etcd-cluster roll`), one member
+        // at a time: a plain deploy must not replace every member at once for a new AMI release or
+        // user data (cloud-init runs it once per instance anyway), nor stop and start every member
+        // at once for a new instance type, as AWS changes one in place.
+        ignoreChanges: ["user_data", "ami", "instance_type"],
       },
     });
   }

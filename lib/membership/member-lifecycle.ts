@@ -76,15 +76,17 @@ export class MemberLifecycle extends Construct {
    * The member as a voter, for as long as its VM runs: created after the VM (phase 3, promote, for
    * a joining member) and destroyed before it (member remove). It depends on the previous member's
    * voter (see above); the next joining member waits for it, and the next member's voter depends on it.
+   * `vm` is the instance and what the member needs to run (its data volume's attachment, which
+   * stops the VM when it goes): all of it outlives the member's removal.
    */
-  addVoter(instance: ITerraformDependable, previousVoter?: ITerraformDependable): DataResource {
+  addVoter(vm: readonly ITerraformDependable[], previousVoter?: ITerraformDependable): DataResource {
     const { member } = this.props;
     const joining = member.initialClusterState === "existing";
     const voter = new DataResource(this, "voter", {
       // registerOnly: stop after registering the learner, with no VM and no promotion.
       count: member.removed || member.registerOnly ? 0 : 1,
       input: this.input(),
-      dependsOn: previousVoter ? [instance, previousVoter] : [instance],
+      dependsOn: previousVoter ? [...vm, previousVoter] : [...vm],
       provisioners: [
         ...(joining ? [{ type: "local-exec" as const, command: this.command("promote") }] : []),
         { type: "local-exec" as const, when: "destroy" as const, command: this.command("remove") },

@@ -46,6 +46,20 @@ describe("the default: a data volume per member", () => {
     }
   });
 
+  test("THEN each member's voter step depends on its attachment: a destroy removes the member from etcd before the attachment stops its VM", () => {
+    const voters = Object.entries(resources(json, "terraform_data")).filter(([id]) => id.includes("voter")) as [string, any][];
+    expect(voters).toHaveLength(SEED.length);
+    for (const member of SEED) {
+      const [voterId, voter] = voters.find(([id]) => id.includes(`${member.name}-membership`))!;
+      const [volumeId] = volumeOf(json, member.name);
+      const attachment = Object.entries(resources(json, "aws_volume_attachment")).find(
+        ([, a]: [string, any]) => a.volume_id === `\${aws_ebs_volume.${volumeId}[0].id}`
+      )![0];
+      expect(voter.depends_on).toContain(`aws_volume_attachment.${attachment}`);
+      expect(voterId).toMatch(/voter/);
+    }
+  });
+
   test("THEN the member's user data names its own volume, and the instance tags its root volume only", () => {
     for (const member of SEED) {
       const [volumeId] = volumeOf(json, member.name);

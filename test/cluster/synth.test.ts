@@ -33,9 +33,9 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     });
   });
 
-  test("THEN instances ignore later user data and AMI changes, so no deploy restarts every member at once", () => {
+  test("THEN instances ignore later user data, AMI and instance type changes, so no deploy replaces or stops every member at once", () => {
     for (const member of SEED) {
-      expect(instanceOf(json, member.name).lifecycle.ignore_changes).toEqual(["user_data", "ami"]);
+      expect(instanceOf(json, member.name).lifecycle.ignore_changes).toEqual(["user_data", "ami", "instance_type"]);
       expect(instanceOf(json, member.name).user_data_replace_on_change).toBeUndefined();
     }
   });

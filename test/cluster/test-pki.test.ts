@@ -69,7 +69,7 @@ describe("EtcdCluster under cdktf's Testing", () => {
         expect(resource.lifecycle.precondition).toEqual(json.output.etcd_insecure_test_pki_guard.precondition);
       }
     }
-    expect(Object.values<any>(json.resource.aws_instance)[0].lifecycle.ignore_changes).toEqual(["user_data", "ami"]);
+    expect(Object.values<any>(json.resource.aws_instance)[0].lifecycle.ignore_changes).toEqual(["user_data", "ami", "instance_type"]);
   });
 
   test.each([

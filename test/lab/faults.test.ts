@@ -116,9 +116,9 @@ test("a partitioned leader drops out of health while the majority keeps writing;
 });
 
 test("a stopped member's data can be wiped, but not while it runs", async () => {
-  // GIVEN a running member
-  const dataDir = join(lab.memberRoot("etcd_node3"), lab.member("etcd_node3").conf.ETCD_DATA_DIR);
-  expect(existsSync(dataDir)).toBe(true);
+  // GIVEN a running member, with its data directory (on its data volume)
+  const dataDir = lab.member("etcd_node3").conf.ETCD_DATA_DIR;
+  expect(await lab.machineExec("etcd_node3", ["test", "-d", `${dataDir}/member`])).toMatchObject({ code: 0 });
 
   // WHEN wiping it while it runs THEN the lab refuses
   expect(() => lab.wipe("etcd_node3")).toThrow(/etcd_node3 is running/);
@@ -127,8 +127,8 @@ test("a stopped member's data can be wiped, but not while it runs", async () => 
   await lab.stop("etcd_node3");
   lab.wipe("etcd_node3");
 
-  // THEN its data directory is gone while its parent (created as the boot script would) stays
-  expect(existsSync(dataDir)).toBe(false);
-  expect(existsSync(join(dataDir, ".."))).toBe(true);
+  // THEN its data directory is gone while its parent (the volume's root) stays
+  expect(existsSync(lab.stoppedPath("etcd_node3", dataDir))).toBe(false);
+  expect(existsSync(lab.stoppedPath("etcd_node3", join(dataDir, "..")))).toBe(true);
   expect(lab.isRunning("etcd_node3")).toBe(false);
 });

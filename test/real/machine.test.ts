@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { labEtcdInstall } from "../../lib/lab";
-import { unescapeTemplate } from "../../lib/terraform-string";
+import { launchedUserData } from "../support/lab-project";
 import { expectMemberHolds, LabProject, labCli, putKeys, record, requireLabHost, SEED, useSeedLab } from "./real-lab";
 
 const seed = useSeedLab("realmachine");
@@ -14,13 +14,6 @@ const seed = useSeedLab("realmachine");
 beforeAll(async () => {
   for (const m of SEED) await seed.lab.machineExec(m.name, ["cloud-init", "status", "--wait"], { timeoutMs: 60_000 });
 });
-
-/** The user data Terraform hands EC2 for a member, read from the synthesized cdk.tf.json. */
-function synthesizedUserData(stackDir: string, member: string): string {
-  const config = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8"));
-  const instance = Object.values(config.resource.aws_instance as Record<string, any>).find((i) => i.tags["etcd:member"] === member);
-  return unescapeTemplate(instance.user_data);
-}
 
 async function inside(member: string, script: string): Promise<string> {
   const r = await seed.lab.machineExec(member, ["sh", "-c", script], { timeoutMs: 30_000 });
@@ -46,7 +39,7 @@ describe.each(SEED.map((m) => m.name))("%s", (member) => {
     expect(warnings.trim().split("\n").filter(Boolean)).toEqual([]);
     // AND the user data it consumed is byte-identical to the synthesized one
     const consumed = await inside(member, "cat /var/lib/cloud/instance/user-data.txt");
-    expect(consumed).toBe(synthesizedUserData(seed.project.stackDir, member));
+    expect(consumed).toBe(launchedUserData(seed.project, member));
   });
 
   test("systemd runs etcd from the release the boot script verified and installed", async () => {
@@ -57,7 +50,9 @@ describe.each(SEED.map((m) => m.name))("%s", (member) => {
     expect(await inside(member, "/usr/local/bin/etcd --version")).toContain(`etcd Version: ${version.slice(1)}`);
     expect(await inside(member, "ls /usr/bin/etcd 2>&1 || true")).toMatch(/No such file/);
     const output = await inside(member, "cat /var/log/cloud-init-output.log");
-    expect(output).toContain(`etcd-bootstrap: downloading http://169.254.169.254/etcd-releases/${version}/etcd-${version}-linux-amd64.tar.gz`);
+    expect(output).toContain(
+      `etcd-bootstrap: downloading http://169.254.169.254/etcd-releases/${version}/etcd-${version}-linux-amd64.tar.gz`
+    );
     expect(output).toContain("etcd-bootstrap: etcd is healthy");
   });
 
@@ -66,7 +61,7 @@ describe.each(SEED.map((m) => m.name))("%s", (member) => {
     expect(stat.trim()).toBe("600 etcd:etcd");
     expect(await inside(member, "cat /var/log/cloud-init-output.log")).toContain("etcd-bootstrap: wrote /etc/etcd/ssl/etcd-key.pem");
     // AND the user data never held it
-    expect(synthesizedUserData(seed.project.stackDir, member)).not.toMatch(/PRIVATE KEY-{5}/);
+    expect(launchedUserData(seed.project, member)).not.toMatch(/PRIVATE KEY-{5}/);
     // AND the lab's AWS endpoint served the parameter to this instance, after instance metadata
     const endpointLog = readFileSync(join("/run", "realmachine", "aws-endpoint.log"), "utf8");
     const ip = SEED.find((m) => m.name === member)!.privateIp;

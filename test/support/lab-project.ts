@@ -1,12 +1,13 @@
 // A user's cdktf project, as the real-Terraform lab tests need one: the seed example synthesized
 // again and again into one output directory (as `cdktf synth` does), on a copy of the fixture PKI,
 // with Terraform's state in the project, and deployed to a lab by the real Terraform.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EtcdClusterProps, EtcdMemberProps } from "../../lib";
 import { App } from "../../lib/cdktf";
 import { Lab, labDeploy, labDestroy, labDown, labEtcdInstall } from "../../lib/lab";
+import { resolveReferences, type ShownState } from "../../lib/roll/terraform-state";
 import { tempPki } from "./synth";
 
 export class LabProject {
@@ -85,4 +86,38 @@ export class LabProject {
     this.loggedAt.push(Date.now());
     if (process.env.LAB_LOG) process.stderr.write(`${line}\n`);
   };
+}
+
+/** A Terraform state file (format 4) as `terraform show -json` shows it: what lib/roll reads. */
+export function shownState(stateFile: string): ShownState {
+  const state = JSON.parse(readFileSync(stateFile, "utf8")) as {
+    resources: {
+      mode: "managed" | "data";
+      type: string;
+      name: string;
+      instances: { index_key?: number | string; attributes: Record<string, unknown> }[];
+    }[];
+  };
+  const resources = state.resources.flatMap((r) =>
+    r.instances.map((i) => ({
+      address: `${r.mode === "data" ? "data." : ""}${r.type}.${r.name}${
+        i.index_key === undefined ? "" : `[${JSON.stringify(i.index_key)}]`
+      }`,
+      mode: r.mode,
+      type: r.type,
+      name: r.name,
+      index: i.index_key,
+      values: i.attributes,
+    }))
+  );
+  return { values: { root_module: { resources } } };
+}
+
+/** A member's user data as Terraform launched its VM: the synthesized text, its references resolved from the state. */
+export function launchedUserData(project: LabProject, member: string): string {
+  const config = JSON.parse(readFileSync(join(project.stackDir, "cdk.tf.json"), "utf8"));
+  const instance = Object.values(config.resource.aws_instance as Record<string, any>).find((i) => i.tags["etcd:member"] === member);
+  const resolved = resolveReferences(instance.user_data, shownState(project.stateFile));
+  if (resolved === undefined) throw new Error(`${member}'s user data refers to something not in the state`);
+  return resolved;
 }
