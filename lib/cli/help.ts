@@ -35,6 +35,18 @@ ${CONNECTION}`,
 Phase 3 of a join: promote the started learner to a voting member, once it has caught up.
 ${MEMBERSHIP_FLAGS}
 ${CONNECTION}`,
+  roll: `usage: etcd-cluster roll --stack DIR [--member-timeout SECONDS] [connection]
+Replace, one at a time, every member's VM that differs from the synthesized stack in what a VM is
+launched with (AMI, instance type, user data: etcd's version, tuning, the boot script). A plain
+\`cdktf deploy\` never replaces a member; this does, through Terraform in DIR (as cdktf deploy runs
+it there, so deploy the stack once first): it refuses to start unless every member is a healthy
+voter, applies the configuration, then replaces followers first and the leader last (handing its
+leadership over first), each with \`terraform apply -replace\`, and goes on only once the new VM's
+member is healthy, caught up and has its old member id (its data volume carried its data). It
+prints each step with its time. Stopped half-way, it goes on where it stopped when run again.
+  --member-timeout SECONDS  how long a replaced member may take to rejoin (default 900)
+Terraform is \`terraform\` on PATH, or ETCD_CLUSTER_TERRAFORM.
+${CONNECTION}`,
   remove: `usage: etcd-cluster remove --peer-url URL [--name NAME] [--timeout SECONDS] [connection]
 Remove a member from the cluster, before its VM goes. The last member is left in place.
 ${MEMBERSHIP_FLAGS}
@@ -74,6 +86,11 @@ real terraform init + apply. Starts the lab if it is not running. Root, Debian's
 systemd-container, debootstrap and Terraform >= 1.11 on PATH.
 ${PKI_FLAG}
 ${VM_FLAG}
+${NAME_FLAG}`,
+  roll: `usage: etcd-cluster lab roll STACK_DIR [--name LAB]
+etcd-cluster roll --stack STACK_DIR (see \`etcd-cluster roll --help\`), run where the lab's deployer
+stands: the real Terraform against the lab, reaching the members as the deployer does (Run Command
+when the lab's deployer is outside the VPC). Deploy the stack to the lab first.
 ${NAME_FLAG}`,
   up: `usage: etcd-cluster lab up STACK_DIR [--pki DIR] [--vm] [--outside] [--name LAB]
 lab deploy to a lab that is not running yet (refused if it is).

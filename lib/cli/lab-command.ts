@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_LAB, hostTools, Lab, labDeploy, labDestroy, labDown } from "../lab";
 import { labHome, validateLabName } from "../lab/state";
+import { terraformEnvironment } from "../lab/terraform";
 import { resolveConnection, UsageError } from "./connection";
 import { isHelpFlag, LAB_HELP, wantsHelp } from "./help";
 
@@ -15,6 +16,7 @@ export const LAB_USAGE = `  lab deploy STACK_DIR [--pki DIR] [--vm] [--outside] 
   lab plan STACK_DIR            terraform plan -detailed-exitcode against the lab (exit 0: no changes, 2: changes)
   lab up STACK_DIR [--pki DIR] [--vm] [--outside]  lab deploy to a lab that is not running yet
   lab status                    the status command above, run inside the lab
+  lab roll STACK_DIR            the roll command above, run where the lab's deployer stands, against the lab
   lab stop|start|reboot MEMBER  stop, start or reboot the member's machine, as EC2 does its instance
   lab kill MEMBER               power loss: the member's machine stops at once
   lab wipe MEMBER               delete a stopped member's etcd data directory (a lost disk)
@@ -100,6 +102,10 @@ async function dispatch({ sub, positional, name, pki, vm, outside }: LabArgs, ou
     case "status":
       none(positional);
       return statusView(Lab.attach(name), out);
+    case "roll": {
+      const stackDir = path.resolve(one(positional, "STACK_DIR"));
+      return rollInLab(Lab.attach(name), stackDir, out);
+    }
     case "down":
       none(positional);
       hostTools();
@@ -147,15 +153,43 @@ async function dispatch({ sub, positional, name, pki, vm, outside }: LabArgs, ou
  */
 async function statusView(lab: Lab, out: Out): Promise<number> {
   const endpoints = lab.memberNames.map((m) => lab.clientUrl(m)).join(",");
-  const tag = lab.memberNames.map((m) => lab.member(m).tags?.["etcd:cluster"]).find(Boolean);
-  const viaSsm = lab.network.observer !== undefined && tag !== undefined;
-  const flags = ["--endpoints", endpoints, "--pki", lab.pkiDirectory, ...(viaSsm ? ["--transport=ssm", "--cluster-tag", tag] : [])];
+  const flags = ["--endpoints", endpoints, "--pki", lab.pkiDirectory, ...transportFlags(lab)];
   out(`[lab ${lab.name}] etcd-cluster status ${flags.join(" ")} (in ${lab.network.deployer.netns}):`);
   const t = Date.now();
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", lab.network.deployer.netns, ...nodeRunning("main"), "status", ...flags], {
-      // PATH (and the lab's AWS endpoint) only: the caller's ETCDCTL_* and AWS_* must not change what the view shows.
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...tsNodeEnv(), ...(viaSsm ? lab.deployerAwsEnvironment() : {}) },
+  const code = await inDeployer(lab, ["status", ...flags], lab.network.observer ? lab.deployerAwsEnvironment() : {}, out);
+  out(`[lab ${lab.name}] status (${Date.now() - t} ms)`);
+  return code;
+}
+
+/**
+ * `etcd-cluster roll` where the deployer stands, as an operator runs it: its Terraform is the real
+ * one, against the lab's provider (served by this process while the roll runs), and it reaches the
+ * members as the deployer does (through SSM Run Command when it stands outside the VPC).
+ */
+async function rollInLab(lab: Lab, stackDir: string, out: Out): Promise<number> {
+  const flags = ["--stack", stackDir, ...transportFlags(lab)];
+  out(`[lab ${lab.name}] etcd-cluster roll ${flags.join(" ")} (in ${lab.network.deployer.netns}):`);
+  const t = Date.now();
+  const code = await lab.withProvider(
+    stackDir,
+    (line) => out(`[lab ${lab.name}] ${line}`),
+    (run) => inDeployer(lab, ["roll", ...flags], { ...terraformEnvironment(run), ETCD_CLUSTER_TERRAFORM: run.terraform }, out)
+  );
+  out(`[lab ${lab.name}] roll exited ${code} (${((Date.now() - t) / 1000).toFixed(2)} s)`);
+  return code;
+}
+
+/** Outside the VPC there is no route to the members: the lab's SSM Run Command, as from an operator's laptop. */
+function transportFlags(lab: Lab): string[] {
+  const tag = lab.memberNames.map((m) => lab.member(m).tags?.["etcd:cluster"]).find(Boolean);
+  return lab.network.observer !== undefined && tag !== undefined ? ["--transport=ssm", "--cluster-tag", tag] : [];
+}
+
+/** This file's sibling main, run in the deployer's namespace with PATH and `env` only: the caller's ETCDCTL_* and AWS_* must not leak in. */
+function inDeployer(lab: Lab, argv: string[], env: Record<string, string>, out: Out): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn("ip", ["netns", "exec", lab.network.deployer.netns, ...nodeRunning("main"), ...argv], {
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...tsNodeEnv(), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let pending = "";
@@ -172,8 +206,6 @@ async function statusView(lab: Lab, out: Out): Promise<number> {
       resolve(c ?? 1);
     });
   });
-  out(`[lab ${lab.name}] status (${Date.now() - t} ms)`);
-  return code;
 }
 
 /** argv that runs a sibling module of this file: compiled JavaScript, or TypeScript under ts-node when run from source. */

@@ -11,6 +11,7 @@ import { COMMAND_HELP, isHelpFlag, versionLine, wantsHelp } from "./help";
 import { PKI_USAGE, pkiCommand } from "./pki-command";
 import { RESTORE_CHECK_USAGE, restoreCheckCommand } from "./restore-check";
 import { BACKUP_USAGE, backupCommand } from "./backup-command";
+import { ROLL_USAGE, rollCommand } from "./roll-command";
 
 const USAGE = `usage: etcd-cluster <command> [--stack DIR | --endpoints URLS --pki DIR]
        etcd-cluster <command> --help | help <command> | --version
@@ -20,6 +21,7 @@ commands:
   add     --peer-url URL      register a member as a learner (phase 1)
   promote --peer-url URL      promote a started learner to a voting member (phase 3)
   remove  --peer-url URL      remove a member (before its VM goes)
+${ROLL_USAGE}
 ${PKI_USAGE}
 ${BACKUP_USAGE}
 ${RESTORE_CHECK_USAGE}
@@ -49,6 +51,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   if (command === "pki") return pkiCommand(rest, out);
   if (command === "restore-check") return restoreCheckCommand(rest, out);
   if (command === "backup") return backupCommand(rest, out);
+  if (command === "roll") return rollCommand(rest, out);
   const flags = parseFlags(rest);
   let connection: Connection | undefined;
   try {

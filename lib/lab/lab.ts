@@ -43,7 +43,7 @@ import { deriveSchema, startProviderServer } from "./provider";
 import { LabS3Client } from "./s3-client";
 import { clientUrl, LabMember, LabStack, readLabStack } from "./stack";
 import { labHome, LabState, readLabState, validateLabName, writeLabState } from "./state";
-import { readState, runTerraform, terraformTool } from "./terraform";
+import { readState, runTerraform, terraformTool, type TerraformRun } from "./terraform";
 import { attachLoop, createVolumeFile, deleteVolumeFile, detachLoop, filesystemUuid, fstabMountPoint, type LabAttachment } from "./volumes";
 
 export interface LabDeployOptions {
@@ -612,18 +612,22 @@ export class Lab {
   wipe(member: string): void {
     const m = this.member(member);
     if (this.isRunning(m.name)) throw new Error(`${m.name} is running: stop or kill it before wiping its data`);
-    const volumes = this.attachedVolumes(m.name).flatMap((v) => (v.bind ? [v.bind] : []));
-    try {
-      for (const dir of [m.conf.ETCD_DATA_DIR, m.conf.ETCD_WAL_DIR]) {
-        if (!dir) continue;
-        // On the member's data volume (mounted by the lab for this, as its fstab says), or on its root.
-        const volume = volumes.find((b) => dir.startsWith(`${b.target}/`));
-        const where = volume ? join(volume.source, dir.slice(volume.target.length)) : join(this.memberRoot(m.name), dir);
-        rmSync(where, { recursive: true, force: true });
-      }
-    } finally {
-      this.halted(m.name);
+    for (const dir of [m.conf.ETCD_DATA_DIR, m.conf.ETCD_WAL_DIR]) {
+      if (dir) rmSync(this.stoppedPath(m.name, dir), { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Where a path of a stopped container's filesystem is on the host: on the member's data volume
+   * (which the lab then mounts, where the guest's fstab puts it) or on its root.
+   */
+  stoppedPath(member: string, guestPath: string): string {
+    const m = this.member(member);
+    if (this.isRunning(m.name)) throw new Error(`${m.name} is running: its files are its own until it stops`);
+    const volume = this.attachedVolumes(m.name)
+      .flatMap((v) => (v.bind ? [v.bind] : []))
+      .find((b) => guestPath === b.target || guestPath.startsWith(`${b.target}/`));
+    return volume ? join(volume.source, guestPath.slice(volume.target.length)) : join(this.memberRoot(m.name), guestPath);
   }
 
   /** Cuts the member off the network (its veth end on the bridge goes down); the process keeps running. */
@@ -649,7 +653,27 @@ export class Lab {
   async terraform(stackDir: string, args: string[], options: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<number> {
     const say = (line: string) => (options.log ?? stderrLog)(`[lab ${this.name}] ${line}`);
     const dir = resolve(stackDir);
-    const terraform = terraformTool();
+    return this.withProvider(dir, say, async (run) => {
+      if (!existsSync(join(dir, ".terraform"))) {
+        const init = await runTerraform(run, ["init", "-input=false", "-no-color"]);
+        if (init !== 0) throw new TerraformFailed("init", init);
+      }
+      const code = await runTerraform({ ...run, signal: options.signal }, args);
+      const detailed = args[0] === "plan" && args.includes("-detailed-exitcode");
+      if (code !== 0 && !(detailed && code === 2)) throw new TerraformFailed(args[0], code);
+      this.state.stackDir = dir;
+      writeLabState(this.state);
+      return code;
+    });
+  }
+
+  /**
+   * Serves the lab's aws provider for the stack while `body` runs: what a terraform run in the
+   * deployer's namespace needs (the provider's reattach address, the lab's CLI configuration, the
+   * lab's AWS endpoint), for this process's own runs or a command's that runs terraform itself.
+   */
+  async withProvider<T>(stackDir: string, log: (line: string) => void, body: (run: TerraformRun) => Promise<T>): Promise<T> {
+    const dir = resolve(stackDir);
     const config = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as object;
     const providerLog = join(labHome(this.name), "provider.log");
     // What Terraform still has in state needs a schema too, so that it can be destroyed.
@@ -657,30 +681,19 @@ export class Lab {
     const server = await startProviderServer({
       socketPath: join(labHome(this.name), "provider.sock"),
       schema,
-      handlers: labHandlers(this.cloud(), schema, say),
+      handlers: labHandlers(this.cloud(), schema, log),
       log: (line) => appendFileSync(providerLog, `${new Date().toISOString()} ${line}\n`),
     });
     try {
-      const run = {
-        terraform,
+      return await body({
+        terraform: terraformTool(),
         stackDir: dir,
         netns: this.network.deployer.netns,
         reattach: server.reattach,
         cliConfigFile: join(labHome(this.name), "terraform.rc"),
-        onLine: say,
-        signal: options.signal,
+        onLine: log,
         env: this.deployerAwsEnvironment(),
-      };
-      if (!existsSync(join(dir, ".terraform"))) {
-        const init = await runTerraform(run, ["init", "-input=false", "-no-color"]);
-        if (init !== 0) throw new TerraformFailed("init", init);
-      }
-      const code = await runTerraform(run, args);
-      const detailed = args[0] === "plan" && args.includes("-detailed-exitcode");
-      if (code !== 0 && !(detailed && code === 2)) throw new TerraformFailed(args[0], code);
-      this.state.stackDir = dir;
-      writeLabState(this.state);
-      return code;
+      });
     } finally {
       await server.close();
     }

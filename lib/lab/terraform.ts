@@ -43,8 +43,8 @@ export interface TerraformRun {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Runs one terraform command in the stack directory; resolves with its exit code. */
-export function runTerraform(run: TerraformRun, args: string[]): Promise<number> {
+/** The environment terraform runs in: the lab's provider and CLI configuration, and the lab's AWS. */
+export function terraformEnvironment(run: Omit<TerraformRun, "onLine">): Record<string, string> {
   const env: Record<string, string> = {
     PATH: hostPath(),
     HOME: process.env.HOME ?? "/root",
@@ -57,6 +57,12 @@ export function runTerraform(run: TerraformRun, args: string[]): Promise<number>
   };
   // The operator's way out of a destroy whose cluster lost quorum reaches the provisioners.
   if (process.env.ETCD_CLUSTER_ABANDON) env.ETCD_CLUSTER_ABANDON = process.env.ETCD_CLUSTER_ABANDON;
+  return env;
+}
+
+/** Runs one terraform command in the stack directory; resolves with its exit code. */
+export function runTerraform(run: TerraformRun, args: string[]): Promise<number> {
+  const env = terraformEnvironment(run);
   const argv = ["ip", "netns", "exec", run.netns, run.terraform, ...args];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: run.stackDir, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -96,6 +96,15 @@ class EtcdClient {
     return body;
   }
 
+  /**
+   * Hands leadership to another voter. Only the leader can: `endpoint` must be its client URL.
+   * @param {string} endpoint @param {string} targetId
+   */
+  async moveLeader(endpoint, targetId) {
+    const { body } = await this.request(endpoint, "POST", "/v3/maintenance/transfer-leadership", { targetID: targetId });
+    if (body.error) throw new EtcdServerError(body.error, body.code, endpoint);
+  }
+
   /** POST to the first endpoint that answers; etcd's own refusals are not retried elsewhere. */
   /** @param {string} path @param {object} payload */
   async post(path, payload) {

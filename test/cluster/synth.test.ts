@@ -164,7 +164,7 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
     expect(health).not.toMatch(/--ca-file|cluster-health/);
   });
 
-  test("THEN each member's voter step depends on its VM and on the previous member's, and runs member remove at destroy", () => {
+  test("THEN each member's voter step depends on its VM, its data volume's attachment and the previous member's voter, and runs member remove at destroy", () => {
     const steps = resources(json, "terraform_data");
     const voterOf = (name: string) => {
       const id = Object.keys(steps).find((key) => key.startsWith(`etcd_${name}-membership_voter_`));
@@ -177,10 +177,14 @@ describe("EtcdCluster synthesizes the seed's 3-node cluster", () => {
       { "local-exec": { when: "destroy", command: expect.stringContaining(" remove --name=etcd_node1 ") } },
     ]);
     expect(node1.count).toBe(1);
-    expect(node1.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node1_instance_[0-9A-F]+$/)]);
+    const vm = (n: number) => [
+      expect.stringMatching(new RegExp(`^aws_instance\\.etcd_etcd_node${n}_instance_[0-9A-F]+$`)),
+      expect.stringMatching(new RegExp(`^aws_volume_attachment\\.etcd_etcd_node${n}-data_attachment_[0-9A-F]+$`)),
+    ];
+    expect(node1.depends_on).toEqual(vm(1));
     // Chained, so a whole-cluster destroy removes one member at a time, last member first.
-    expect(node2.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node2_instance_/), node1.address]);
-    expect(node3.depends_on).toEqual([expect.stringMatching(/^aws_instance\.etcd_etcd_node3_instance_/), node2.address]);
+    expect(node2.depends_on).toEqual([...vm(2), node1.address]);
+    expect(node3.depends_on).toEqual([...vm(3), node2.address]);
     // The remove asks the member itself first, then the others: by default through Run Command on
     // a member found by its IP and the cluster's tag, with that member's own certificate.
     const remove = node3.provisioner[0]["local-exec"].command as string;

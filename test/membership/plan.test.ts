@@ -60,7 +60,11 @@ describe("adding etcd_node4 to the running seed cluster", () => {
 
   test("THEN phase 3 promotes node4 after its VM, and the same resource removes it on destroy", () => {
     const voter = steps(grown.json, "etcd_node4").voter;
-    expect(voter.depends_on).toEqual([addressOf(grown.json, "etcd_node4"), steps(grown.json, "etcd_node3").voter.address]);
+    expect(voter.depends_on).toEqual([
+      addressOf(grown.json, "etcd_node4"),
+      expect.stringMatching(/^aws_volume_attachment\.etcd_etcd_node4-data_attachment_/),
+      steps(grown.json, "etcd_node3").voter.address,
+    ]);
     expect(commands(voter).map((c) => `${c.when} ${c.command.split(" ")[2]}`)).toEqual(["create promote", "destroy remove"]);
     expect(commands(voter)[0].command).toContain("--timeout=900");
   });
@@ -89,7 +93,10 @@ describe("a whole-cluster destroy removes one member at a time, each asking itse
   const names = [...SEED, NODE4].map((m) => m.name);
 
   test("THEN each member's step depends on the previous member's, so Terraform destroys them last first, in turn", () => {
-    expect(steps(json, "etcd_node1").voter.depends_on).toEqual([addressOf(json, "etcd_node1")]);
+    expect(steps(json, "etcd_node1").voter.depends_on).toEqual([
+      addressOf(json, "etcd_node1"),
+      expect.stringMatching(/^aws_volume_attachment\./),
+    ]);
     for (let i = 1; i < names.length; i++) {
       expect(steps(json, names[i]).voter.depends_on).toContain(steps(json, names[i - 1]).voter.address);
     }
