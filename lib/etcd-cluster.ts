@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { Annotations, AssetType, TerraformAsset, TerraformStack, Token, type ITerraformDependable } from "./cdktf";
+import { Annotations, AssetType, LocalBackend, TerraformAsset, TerraformStack, Token, type ITerraformDependable } from "./cdktf";
 import { amazonLinux2023 } from "./aws/ami";
 import { BackupBucket } from "./aws/backup-bucket";
 import { RestoreSource } from "./aws/restore-source";
@@ -15,7 +15,9 @@ import { EtcdSecurityGroup, type EtcdClientSource } from "./aws/security-group";
 import { memberKeyParameterName } from "./aws/ssm-parameter-name";
 import { displayedPath, isTestingApp, planClusterPki, terraformWorkingDirectory } from "./cluster-pki";
 import { initialClusterFor, peersOf, runningMembers, type ClusterMember } from "./cluster-members";
-import { EtcdClusterConfigError } from "./config/config-error";
+import { EtcdClusterConfigError, type ConfigProblem } from "./config/config-error";
+import { deployedVersions } from "./config/deployed-versions";
+import { versionChangeProblem } from "./etcd/upgrade-path";
 import { DEFAULTS } from "./config/defaults";
 import { resolveCluster } from "./config/resolve-cluster";
 import { ALLOW_TEST_PKI_CONTEXT } from "./config/resolve-pki";
@@ -74,6 +76,8 @@ export class EtcdCluster extends Construct {
     const pki = this.planPki(cluster);
     this.pkiDirectory = cluster.pki.directory;
     this.initialClusterToken = cluster.initialClusterToken ?? defaultClusterToken(this.node.path, pki.material, cluster.restoreFrom);
+    const versionChanges = versionChangeProblems(cluster, this.localStateFile(), this.initialClusterToken);
+    if (versionChanges.length > 0) throw new EtcdClusterConfigError(this.node.path, versionChanges);
     const backupPrefix = cluster.backup && (cluster.backup.prefix ?? `${DEFAULTS.backup.prefixRoot}/${this.initialClusterToken}`);
     const userData = renderAllUserData(cluster, pki.material, this.initialClusterToken, backupPrefix);
     const tooBig = userDataSizeProblems(cluster.members, userData);
@@ -234,6 +238,15 @@ export class EtcdCluster extends Construct {
     }
   }
 
+  /** The stack's local state file, when a LocalBackend of the stack names it (made before this construct). */
+  private localStateFile(): string | undefined {
+    const stack = TerraformStack.of(this);
+    const backend = stack.node.children.find((c): c is LocalBackend => c instanceof LocalBackend);
+    const file = (backend?.toTerraform() as { terraform?: { backend?: { local?: { path?: string } } } } | undefined)?.terraform?.backend
+      ?.local?.path;
+    return typeof file === "string" && !Token.isUnresolved(file) ? path.resolve(file) : undefined;
+  }
+
   /** Terraform runs in the stack's directory: provisioners and file() find the PKI relative to it, "/"-separated. */
   private relativeToStack(): (file: string) => string {
     const stackDir = terraformWorkingDirectory(this);
@@ -300,6 +313,26 @@ function certificateRequest(member: ClusterMember) {
 /** value_wo_version: Terraform re-sends a write-only value only when this changes, so it follows the key. */
 function keyVersion(keyPem: string): number {
   return parseInt(createHash("sha256").update(keyPem).digest("hex").slice(0, 12), 16);
+}
+
+/**
+ * A new install.version that etcd cannot move the running cluster to in one roll: what the stack's
+ * local state says each member was launched with against the version synthesized now (one problem
+ * per version found). Without a local state the roll checks the versions the members report.
+ */
+function versionChangeProblems(cluster: ResolvedCluster, stateFile: string | undefined, token: string): ConfigProblem[] {
+  if (cluster.install.source !== "release" || stateFile === undefined) return [];
+  const target = cluster.install.version;
+  const byVersion = new Map<string, string[]>();
+  for (const [member, version] of deployedVersions(stateFile, token)) byVersion.set(version, [...(byVersion.get(version) ?? []), member]);
+  return [...byVersion].flatMap(([version, members]) => {
+    const problem = versionChangeProblem(version, target);
+    if (!problem) return [];
+    const who = `${members.join(", ")} ${members.length === 1 ? "runs" : "run"} ${version}`;
+    return [
+      { path: "install.version", message: `install.version is "${target}" but ${who} (the Terraform state ${stateFile}): ${problem}` },
+    ];
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import { BACKUP_PATHS, BACKUP_TIMER, renderBackupService, renderBackupTimer } fr
 import { shQuote } from "../shell-quote";
 import { renderBootScript } from "./boot-script";
 import { renderDataVolumeSettings } from "./data-volume-script";
-import { renderCloudConfig, type CloudConfigFile } from "./cloud-config";
+import { parseCloudConfig, renderCloudConfig, type CloudConfigFile } from "./cloud-config";
 import { renderSystemdUnit } from "./systemd-unit";
 
 /** Where a member's files live, as in the seed recipe. */
@@ -207,4 +207,18 @@ function backupFiles(input: MemberUserDataInput): CloudConfigFile[] {
     { path: BACKUP_PATHS.service, content: renderBackupService(), permissions: "0644" },
     { path: BACKUP_PATHS.timer, content: renderBackupTimer(backup.schedule), permissions: "0644" },
   ];
+}
+
+/**
+ * The etcd release a member's user data installs ("v3.5.30"), read back from its boot script's
+ * download URL; undefined for a package install (its version is the repository's) or text this
+ * renderer did not write.
+ */
+export function installedVersion(userData: string): string | undefined {
+  try {
+    const boot = (parseCloudConfig(userData).writeFiles ?? []).find((f) => f.path === ETCD_PATHS.bootScript)?.content ?? "";
+    return /^ETCD_URL='[^']*\/(v\d+\.\d+\.\d+)\/etcd-v\d+\.\d+\.\d+-linux-[a-z0-9]+\.tar\.gz'$/m.exec(boot)?.[1];
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,9 @@
 // within a single apply (dependent replacements are destroyed together, then created together).
 import { gatherStatus, hexId, type ClusterStatus } from "../cli/cluster-status";
 import type { EtcdClient } from "../membership/etcd-membership";
+import { versionChangeProblem } from "../etcd/upgrade-path";
+import { installedVersion } from "../host/member-user-data";
+import { unescapeTemplate } from "../terraform-string";
 import { launchDrift, type MemberLaunch } from "./launch-drift";
 import type { ShownState } from "./terraform-state";
 
@@ -51,6 +54,7 @@ export async function roll(o: RollOptions): Promise<RollReport> {
   const step = stepper(o.log, started);
   const before = await healthyCluster(o, "the roll refuses to start");
   step(`cluster healthy: ${before.members.length} voting members`);
+  refuseVersionSkips(o.config, before);
 
   step("terraform apply: the configuration, with no VM replaced");
   await o.terraform.apply([]);
@@ -86,6 +90,34 @@ export async function roll(o: RollOptions): Promise<RollReport> {
     throw new RollError(`after the roll, ${left.map((m) => `${m.member} (${m.changes.join("; ")})`).join(", ")} still differ`);
   step(`rolled ${replaced.length} member(s) in ${elapsed(started)} s`);
   return { replaced, seconds: elapsed(started) };
+}
+
+/**
+ * Refuses, before anything changes, a new install.version etcd cannot take the running cluster to
+ * in one roll: what each member reports running against what its synthesized VM installs.
+ */
+function refuseVersionSkips(config: RollOptions["config"], status: ClusterStatus): void {
+  const targets = installedVersions(config);
+  const problems = status.members.flatMap((m) => {
+    const running = status.health.find((h) => (m.clientURLs ?? []).includes(h.endpoint))?.version;
+    const target = targets.get(m.name ?? "");
+    const problem = running && target ? versionChangeProblem(running, target) : undefined;
+    return problem ? [`install.version is "${target}" but ${m.name} runs v${running}: ${problem}`] : [];
+  });
+  if (problems.length > 0) throw new RollError(`the roll refuses to start: ${[...new Set(problems)].join("; ")}`);
+}
+
+/** The etcd release each member's synthesized user data installs. */
+function installedVersions(config: RollOptions["config"]): Map<string, string> {
+  const instances = Object.values(
+    (config.resource?.aws_instance ?? {}) as Record<string, { user_data?: string; tags?: Record<string, string> }>
+  );
+  return new Map(
+    instances.flatMap((i) => {
+      const version = i.user_data && installedVersion(unescapeTemplate(i.user_data));
+      return version && i.tags?.["etcd:member"] ? [[i.tags["etcd:member"], version] as [string, string]] : [];
+    })
+  );
 }
 
 /** The cluster, refused unless every member is a started, healthy voter. */
