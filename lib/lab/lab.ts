@@ -24,7 +24,7 @@ import { LAB_S3_PORT } from "./machine/aws-cli";
 import { ensureMachineImage } from "./machine/image";
 import { vmAccelerator } from "./machine/vm";
 import { ensureVmImage } from "./machine/vm-image";
-import { hostEtcdRelease } from "./machine/release-mirror";
+import { labReleases } from "./machine/release-mirror";
 import {
   addEndpoint,
   addMetadataAddress,
@@ -183,7 +183,8 @@ async function createLab(
   const vm = machine === "vm" ? await ensureVmImage({ log }) : undefined;
   const accelerator = vm ? vmAccelerator(vm) : undefined;
   if (accelerator) log(`[lab ${name}] VMs run under ${accelerator.accel.toUpperCase()}: ${accelerator.why}`);
-  const release = hostEtcdRelease();
+  const releases = labReleases();
+  const release = releases[0];
   const home = labHome(name);
   const state: LabState = {
     name,
@@ -205,6 +206,7 @@ async function createLab(
     image,
     ...(vm ? { vmImage: vm, accelerator } : {}),
     release,
+    releases,
     region: "us-east-1",
   };
   try {
@@ -236,7 +238,7 @@ async function createLab(
     log(
       `[lab ${name}] AWS endpoint (instance metadata, SSM, CloudWatch, ${
         lab.hasS3 ? `S3 on :${LAB_S3_PORT}` : "no S3: see its log"
-      }, etcd ${release.version} mirror) on ${METADATA_IP}; ${
+      }, etcd ${releases.map((r) => r.version).join(" and ")} mirror) on ${METADATA_IP}; ${
         machine === "vm" ? `VMs boot image ${vm!.id}` : `containers boot image ${image.id}`
       }`
     );
@@ -1036,7 +1038,7 @@ export class Lab {
       region: this.state.region,
       instances,
       parameters: this.state.parameters,
-      releasesDir: this.state.release.mirrorDir,
+      releasesDirs: (this.state.releases ?? [this.state.release]).map((r) => r.mirrorDir),
       metricsFile: join(home, "metrics.jsonl"),
       s3: { dir: join(home, "s3"), socket: join(home, "s3.sock"), port: LAB_S3_PORT },
     };

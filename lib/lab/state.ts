@@ -33,8 +33,10 @@ export interface LabState {
   /** What VMs boot, and under which accelerator (only for machineKind "vm"). */
   readonly vmImage?: VmImage;
   readonly accelerator?: VmAccelerator;
-  /** The etcd release the AWS endpoint serves as the mirror (also a cache). */
+  /** The etcd release the AWS endpoint serves as the mirror (also a cache): the host's. */
   readonly release: LabRelease;
+  /** Every release the mirror serves, the host's first (absent in a state written before there were several). */
+  readonly releases?: LabRelease[];
   /** The region instances report through instance metadata: the provider's. */
   region: string;
   /** The lab's AWS endpoint process (instance metadata, SSM, CloudWatch, S3, the release mirror). */

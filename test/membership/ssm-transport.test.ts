@@ -30,7 +30,7 @@ beforeAll(async () => {
         [MEMBER_IP]: { instanceId: "i-0123456789abcdef0", member: "etcd_node1", tags: { "etcd:cluster": TAG }, state: "running" },
       },
       parameters: {},
-      releasesDir: dir,
+      releasesDirs: [dir],
     })
   );
   port = await freePort();

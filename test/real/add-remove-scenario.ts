@@ -65,8 +65,9 @@ export function addRemoveDestroy({ labName: LAB, transport, deployer }: Transpor
     const log = seed.project.since(mark);
 
     // THEN Terraform planned exactly node4's resources, and ran register, then the VM, then promote
-    // (its role, profile, key parameter and policy, VM and two steps; and Run Command's policy attachment)
-    const adds = transport === "ssm" ? 8 : 7;
+    // (its role, profile, key parameter and policy, VM, data volume and attachment, and two steps;
+    // and Run Command's policy attachment)
+    const adds = transport === "ssm" ? 10 : 9;
     expect(log.some((l) => l.includes(`Plan: ${adds} to add, 0 to change, 0 to destroy`))).toBe(true);
     const registered = lineIndex(log, /node4-membership_register\S*\[0\]: Creation complete/);
     const launched = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Creating\.\.\./);
@@ -109,12 +110,16 @@ export function addRemoveDestroy({ labName: LAB, transport, deployer }: Transpor
     record(LAB, "deploy with etcd_node4 removed (remove, terminate)", Date.now() - t);
     const log = seed.project.since(mark);
 
-    // THEN its destroy-time `remove` finished before its VM was destroyed
+    // THEN its destroy-time `remove` finished before its volume's attachment stopped its VM, and the VM went after
     const removed = lineIndex(log, /node4-membership_voter\S*\[0\]: Destruction complete/);
+    const detaching = lineIndex(log, /aws_volume_attachment\.etcd_etcd_node4-data_attachment\S*\[0\]: Destroying\.\.\./);
     const terminating = lineIndex(log, /aws_instance\.etcd_etcd_node4_instance\S*\[0\]: Destroying\.\.\./);
-    expect([removed, terminating].every((i) => i >= 0)).toBe(true);
+    expect([removed, detaching, terminating].every((i) => i >= 0)).toBe(true);
     expect(lineIndex(log, /node4-membership_voter.*\(local-exec\): \[etcd remove\] removed etcd_node4/)).toBeLessThan(removed);
-    expect(removed).toBeLessThan(terminating);
+    expect(removed).toBeLessThan(detaching);
+    expect(detaching).toBeLessThan(terminating);
+    // AND its data volume went too, with a final snapshot (which the lab only records)
+    expect(lineIndex(log, /aws_ebs_volume \S+: final snapshot recorded only/)).toBeGreaterThan(detaching);
     expectTransport(log);
 
     // AND the member list is back to three, node4's VM is gone, nodes 1-3 still the same processes

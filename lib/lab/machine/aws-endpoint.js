@@ -18,7 +18,7 @@ const { startLabS3 } = require("./lab-s3");
 
 /**
  * @typedef {{ instanceId: string, member: string, tags: Record<string, string>, state: "running" | "stopped" }} EndpointInstance
- * @typedef {{ region: string, instances: Record<string, EndpointInstance>, parameters: Record<string, string>, releasesDir: string,
+ * @typedef {{ region: string, instances: Record<string, EndpointInstance>, parameters: Record<string, string>, releasesDirs: string[],
  *   metricsFile: string, s3: { dir: string, socket: string, port: number } }} EndpointConfig
  */
 
@@ -210,15 +210,19 @@ function memberApi(req, res, cfg, instance) {
 function release(res, cfg, url) {
   const relative = normalize(decodeURIComponent(url.pathname.slice("/etcd-releases/".length)));
   if (relative.startsWith("..") || relative.startsWith("/")) return reply(res, 404, "");
-  const file = join(cfg.releasesDir, relative);
-  let size;
-  try {
-    const stat = statSync(file);
-    if (!stat.isFile()) return reply(res, 404, "");
-    size = stat.size;
-  } catch {
-    return reply(res, 404, "");
+  // Each release has a mirror of its own (a cache keyed by its binaries): the first that has the file serves it.
+  let file = "";
+  let size = -1;
+  for (const dir of cfg.releasesDirs) {
+    try {
+      const stat = statSync(join(dir, relative));
+      if (stat.isFile()) [file, size] = [join(dir, relative), stat.size];
+    } catch {
+      continue;
+    }
+    if (size >= 0) break;
   }
+  if (size < 0) return reply(res, 404, "");
   res.writeHead(200, { "content-type": "application/gzip", "content-length": size });
   createReadStream(file).pipe(res);
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runSync, which } from "../command";
 
 /**
@@ -23,12 +23,46 @@ export interface LabRelease {
 export const LAB_MIRROR_URL = "http://169.254.169.254/etcd-releases";
 
 /**
- * The `install` props a stack needs for the lab: the host's etcd as a release from the lab's
- * mirror, with its real SHA-256, so the boot script's download, check and unpack run as on EC2.
+ * The `install` props a stack needs for the lab: an etcd release from the lab's mirror, with its
+ * real SHA-256, so the boot script's download, check and unpack run as on EC2. Without a version:
+ * the host's etcd (Debian's 3.4); with one, any release the lab serves (see labReleases).
  */
-export function labEtcdInstall(): { version: string; sha256: string; mirrorUrl: string } {
-  const release = hostEtcdRelease();
+export function labEtcdInstall(version?: string): { version: string; sha256: string; mirrorUrl: string } {
+  const releases = labReleases();
+  const release = version === undefined ? releases[0] : releases.find((r) => r.version === version);
+  if (!release) {
+    throw new Error(
+      `etcd ${version} is not in the lab's mirror, which serves ${releases.map((r) => r.version).join(", ")}: ` +
+        "Debian's etcd, and each build unpacked in .ci/etcd-<version>/usr/bin (sh scripts/fetch-etcd.sh makes 3.5's)"
+    );
+  }
   return { version: release.version, sha256: release.sha256, mirrorUrl: LAB_MIRROR_URL };
+}
+
+/**
+ * Every release the lab serves, the host's first: Debian's etcd (bookworm: 3.4), then each build
+ * unpacked under the package's .ci/etcd-<version>/usr/bin (3.5 from Debian's sid pool, by
+ * scripts/fetch-etcd.sh), so that a stack can ask for either and a roll can upgrade one to the other.
+ */
+export function labReleases(cacheDir = RELEASE_CACHE): LabRelease[] {
+  const extra = unpackedBuilds().map((bin) =>
+    buildRelease({ etcd: join(bin, "etcd"), etcdctl: join(bin, "etcdctl"), etcdutl: join(bin, "etcdutl") }, cacheDir)
+  );
+  const host = hostEtcdRelease(cacheDir);
+  return [host, ...extra.filter((r) => r.version !== host.version)];
+}
+
+/** The usr/bin of each .ci/etcd-<version> of the package this file is in that holds etcd, etcdctl and etcdutl. */
+function unpackedBuilds(): string[] {
+  let dir = __dirname;
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  const ci = join(dir, ".ci");
+  if (!existsSync(ci)) return [];
+  return readdirSync(ci)
+    .filter((name) => /^etcd-\d+\.\d+\.\d+$/.test(name))
+    .sort()
+    .map((name) => join(ci, name, "usr", "bin"))
+    .filter((bin) => ["etcd", "etcdctl", "etcdutl"].every((tool) => existsSync(join(bin, tool))));
 }
 
 export const RELEASE_CACHE = "/var/cache/etcd-lab/releases";
@@ -62,7 +96,19 @@ export function buildRelease(binaries: { etcd: string; etcdctl: string; etcdutl?
         chmodSync(join(work, "tree", base, name), 0o755);
       }
       // Reproducible: sorted names, fixed times and owners, and gzip without a name or timestamp.
-      const tar = ["tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-C", join(work, "tree"), "-cf", "-", base];
+      const tar = [
+        "tar",
+        "--sort=name",
+        "--mtime=@0",
+        "--owner=0",
+        "--group=0",
+        "--numeric-owner",
+        "-C",
+        join(work, "tree"),
+        "-cf",
+        "-",
+        base,
+      ];
       runSync(["sh", "-c", `${tar.join(" ")} | gzip -9n > ${join(work, "mirror", version, `${base}.tar.gz`)}`]);
       try {
         renameSync(join(work, "mirror"), mirrorDir);
