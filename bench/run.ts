@@ -8,6 +8,7 @@ import { benchPki } from "./pki";
 import { benchUserData } from "./user-data";
 import { benchLab } from "./lab";
 import { benchBackup } from "./backup";
+import { benchRoll } from "./roll";
 
 export interface Figure {
   readonly name: string;
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     ...benchUserData(),
     ...(await benchBackup(runs)),
     ...(await benchLab(runs)),
+    ...(await benchRoll(runs)),
   ];
   const width = Math.max(...figures.map((f) => f.name.length));
   console.log(

@@ -1,13 +1,14 @@
 // Issue 14: each member's data on an EBS volume of its own, through the real Terraform in the lab.
 // The guest's boot script finds the volume by its id, formats it only when blank and mounts it by
 // UUID from fstab; a member whose VM is replaced comes back on the same volume, with the same
-// member id and data, while a client keeps writing and the cluster keeps its quorum.
+// member id and data, while a client keeps writing and the cluster keeps its quorum. On etcd 3.5
+// (the lab's other release; most other lab suites run Debian's 3.4).
 import { readFileSync } from "node:fs";
-import { startWriteLoad, type Lab } from "../../lib/lab";
+import { labEtcdInstall, startWriteLoad, type Lab } from "../../lib/lab";
 import { expectMemberHolds, LabProject, memberList, putKeys, readKeys, record, SEED, seedLab } from "./real-lab";
 
 const LAB = "etcdvolume";
-const project = new LabProject(LAB);
+const project = new LabProject(LAB, { clusterProps: { install: labEtcdInstall("v3.5.30") } });
 let lab: Lab;
 
 beforeAll(async () => {
@@ -36,6 +37,7 @@ async function sh(member: string, script: string): Promise<string> {
 }
 
 test("GIVEN the seed deploy THEN each member's data directory is on its own volume, found by the volume id, formatted once and in fstab by UUID", async () => {
+  expect((await lab.etcdctl(["endpoint", "status", "-w", "json"])).stdout).toMatch(/"version":"3\.5\.30"/);
   const volumes = byMember("aws_ebs_volume");
   for (const m of SEED) {
     const volume = volumes[m.name];
