@@ -98,8 +98,11 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
   const clientCidrs = cidrList("clientCidrs", props.clientCidrs, problems);
   const sshCidrs = cidrList("sshCidrs", props.sshCidrs, problems);
   const pki = resolvePki(props.pki, context, problems, warnings);
-  validateTuning(props.tuning, "tuning").forEach((message) => problems.add("tuning", message));
   const install = resolveInstallPlan(props.install, architecture);
+  // The version the settings are named for; a bad install is its own problem, not the tuning's.
+  const plan = install.plan;
+  const tuningVersion = plan === undefined ? DEFAULTS.etcdVersion : plan.source === "release" ? plan.version : undefined;
+  validateTuning(props.tuning, "tuning", tuningVersion).forEach((message) => problems.add("tuning", message));
   install.errors.forEach((message) => problems.add("install", message));
   const backup = resolveBackup(props.backup, membershipTransport === "direct" ? "direct" : "ssm", problems, warnings);
   const restoreFrom = resolveRestore(props.restoreFrom, problems);
@@ -142,7 +145,7 @@ export function resolveCluster(props: EtcdClusterProps, context: ResolveContext)
       membershipTransport,
       ssmVpcEndpoints,
       install: install.plan,
-      etcdSettings: tuningSettings(props.tuning),
+      etcdSettings: tuningSettings(props.tuning, tuningVersion),
       pki,
       backup,
       restoreFrom,

@@ -62,6 +62,15 @@ export interface EtcdTuning {
   readonly logLevel?: "debug" | "info" | "warn" | "error";
 
   /**
+   * Checks the data for corruption (against the other members' hashes) before the member serves
+   * anyone. The setting's name depends on the version etcd installs, and is rendered for it:
+   * `ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK` for 3.4 and 3.5, the `InitialCorruptCheck` feature gate
+   * (`ETCD_FEATURE_GATES`) from 3.6 on, where the experimental flag is deprecated (removed in 3.7).
+   * Needs a release install: a package does not say its version at synth.
+   * @default false (etcd's default)
+   */
+  readonly initialCorruptCheck?: boolean;
+  /**
    * Other etcd settings, keyed by environment variable name, e.g. `{ ETCD_MAX_REQUEST_BYTES: "1572864" }`.
    * Names are checked against the flags every etcd from 3.4 to 3.6 has (`EXTRA_SETTING_NAMES`);
    * values are passed as they are and checked by etcd when it starts.
@@ -81,8 +90,11 @@ const WHOLE_NUMBER = /^\d+$/;
 const METRICS_URL = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 const RESERVED_PORTS: Record<string, string> = { "2379": "client", "2380": "peer" };
 
-/** The ETCD_* variables a tuning sets: only the fields that were given. */
-export function tuningSettings(tuning: EtcdTuning | undefined): Record<string, string> {
+/**
+ * The ETCD_* variables a tuning sets: only the fields that were given, each under the name the
+ * etcd release it runs on knows (`version`, e.g. "v3.6.14"; undefined: a package's).
+ */
+export function tuningSettings(tuning: EtcdTuning | undefined, version?: string): Record<string, string> {
   if (!tuning) return {};
   const settings: Record<string, string> = {};
   const set = (name: string, value: string | number | undefined) => {
@@ -96,7 +108,17 @@ export function tuningSettings(tuning: EtcdTuning | undefined): Record<string, s
   set("ETCD_SNAPSHOT_COUNT", tuning.snapshotCount);
   set("ETCD_LISTEN_METRICS_URLS", tuning.listenMetricsUrls?.join(","));
   set("ETCD_LOG_LEVEL", tuning.logLevel);
+  if (tuning.initialCorruptCheck !== undefined && version !== undefined) {
+    if (hasFeatureGates(version)) set("ETCD_FEATURE_GATES", `InitialCorruptCheck=${tuning.initialCorruptCheck}`);
+    else set("ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK", String(tuning.initialCorruptCheck));
+  }
   return { ...settings, ...tuning.extraSettings };
+}
+
+/** etcd 3.6 moved its experimental flags to feature gates (--feature-gates). */
+function hasFeatureGates(version: string): boolean {
+  const [major, minor] = version.replace(/^v/, "").split(".").map(Number);
+  return major > 3 || (major === 3 && minor >= 6);
 }
 
 /**
@@ -104,9 +126,16 @@ export function tuningSettings(tuning: EtcdTuning | undefined): Record<string, s
  * setting), so mistakes surface at synth time. Returns one message per problem, each naming
  * the field, the value and the fix.
  */
-export function validateTuning(tuning: EtcdTuning | undefined, field = "tuning"): string[] {
+export function validateTuning(tuning: EtcdTuning | undefined, field = "tuning", version?: string): string[] {
   if (!tuning) return [];
   const errors: string[] = [];
+  if (tuning.initialCorruptCheck !== undefined && typeof tuning.initialCorruptCheck !== "boolean") {
+    errors.push(`${field}.initialCorruptCheck is ${show(tuning.initialCorruptCheck)} but must be true or false: fix the value`);
+  } else if (tuning.initialCorruptCheck !== undefined && version === undefined) {
+    errors.push(
+      `${field}.initialCorruptCheck is set with a package install, whose etcd version (and so the setting's name: an experimental flag before 3.6, a feature gate from 3.6) is not known at synth: use a release install (install.version) or leave it out`
+    );
+  }
   const positiveInteger = (name: keyof EtcdTuning, value: number | undefined, unit: string) => {
     if (value === undefined || (Number.isSafeInteger(value) && value > 0)) return true;
     errors.push(

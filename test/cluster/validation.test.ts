@@ -236,6 +236,16 @@ describe("bad props fail at synth with the field, the value and the fix, and not
       /tuning\.electionTimeoutMs is 300 but must be at least 5 x tuning\.heartbeatIntervalMs \(100\) = 500/,
     ],
     ["an unknown etcd setting", { tuning: { extraSettings: { ETCD_MADE_UP: "1" } } }, /tuning\.extraSettings.*ETCD_MADE_UP/],
+    [
+      "initialCorruptCheck with a package install",
+      { install: { source: "package" }, tuning: { initialCorruptCheck: true } },
+      /tuning\.initialCorruptCheck is set with a package install, whose etcd version .* is not known at synth: use a release install/,
+    ],
+    [
+      "initialCorruptCheck as a string",
+      { tuning: { initialCorruptCheck: "yes" as unknown as boolean } },
+      /tuning\.initialCorruptCheck is "yes" but must be true or false/,
+    ],
     ["AUTO_TLS beside real certificates", { tuning: { extraSettings: { ETCD_AUTO_TLS: "true" } } }, /ETCD_AUTO_TLS/],
     // Each of these would otherwise reach etcd.conf's renderer, whose own check a user must never see.
     [

@@ -77,24 +77,28 @@ describe("the real etcd 3.4 started from a rendered etcd.conf", () => {
     metricsUrl = `http://${HOST}:${metricsPort}`;
 
     // GIVEN a rendered etcd.conf for one member on loopback, with tuning and extra settings
-    const settings = tuningSettings({
-      heartbeatIntervalMs: 100,
-      electionTimeoutMs: 1000,
-      quotaBackendBytes: 2 * 1024 ** 3,
-      autoCompactionMode: "periodic",
-      autoCompactionRetention: "1h",
-      snapshotCount: 10000,
-      listenMetricsUrls: [metricsUrl],
-      logLevel: "info",
-      extraSettings: {
-        ETCD_MAX_REQUEST_BYTES: "1572864",
-        ETCD_MAX_TXN_OPS: "128",
-        ETCD_PRE_VOTE: "true",
-        ETCD_STRICT_RECONFIG_CHECK: "true",
-        ETCD_GRPC_KEEPALIVE_MIN_TIME: "5s",
-        ETCD_WAL_DIR: join(dir, "wal"),
+    const settings = tuningSettings(
+      {
+        heartbeatIntervalMs: 100,
+        electionTimeoutMs: 1000,
+        quotaBackendBytes: 2 * 1024 ** 3,
+        autoCompactionMode: "periodic",
+        autoCompactionRetention: "1h",
+        snapshotCount: 10000,
+        listenMetricsUrls: [metricsUrl],
+        logLevel: "info",
+        initialCorruptCheck: true,
+        extraSettings: {
+          ETCD_MAX_REQUEST_BYTES: "1572864",
+          ETCD_MAX_TXN_OPS: "128",
+          ETCD_PRE_VOTE: "true",
+          ETCD_STRICT_RECONFIG_CHECK: "true",
+          ETCD_GRPC_KEEPALIVE_MIN_TIME: "5s",
+          ETCD_WAL_DIR: join(dir, "wal"),
+        },
       },
-    });
+      "v3.4.23"
+    );
     const confFile = join(dir, "etcd.conf");
     writeFileSync(
       confFile,
@@ -160,7 +164,14 @@ describe("the real etcd 3.4 started from a rendered etcd.conf", () => {
     // GIVEN the member's log WHEN searched THEN no variable was unrecognized and the rendered ones were used
     const log = etcd?.log() ?? "";
     expect(log).not.toContain("unrecognized environment variable");
-    for (const name of ["ETCD_NAME", "ETCD_PEER_CLIENT_CERT_AUTH", "ETCD_LISTEN_METRICS_URLS", "ETCD_WAL_DIR", "ETCD_PRE_VOTE"]) {
+    for (const name of [
+      "ETCD_NAME",
+      "ETCD_PEER_CLIENT_CERT_AUTH",
+      "ETCD_LISTEN_METRICS_URLS",
+      "ETCD_WAL_DIR",
+      "ETCD_PRE_VOTE",
+      "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK",
+    ]) {
       expect(log).toContain(`recognized and used environment variable ${name}=`);
     }
   });

@@ -40,6 +40,14 @@ describe("tuningSettings", () => {
     });
   });
 
+  test.each([
+    ["v3.4.23", { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" }],
+    ["v3.5.30", { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" }],
+    ["v3.6.14", { ETCD_FEATURE_GATES: "InitialCorruptCheck=true" }],
+  ])("names initialCorruptCheck as etcd %s knows it: an experimental flag before 3.6, a feature gate from 3.6", (version, expected) => {
+    expect(tuningSettings({ initialCorruptCheck: true }, version)).toEqual(expected);
+  });
+
   test("leaves unset fields to etcd's defaults", () => {
     // GIVEN only a retention WHEN converted THEN only that variable is set
     expect(tuningSettings({ autoCompactionRetention: "1h" })).toEqual({ ETCD_AUTO_COMPACTION_RETENTION: "1h" });
