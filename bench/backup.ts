@@ -55,7 +55,7 @@ export async function benchBackup(runs: number): Promise<Figure[]> {
         const t = Date.now();
         const out = await sh(backup);
         backups.push((Date.now() - t) / 1000);
-        const [, uri, size] = /uploaded (\S+) \((\d+) bytes/.exec(out)!;
+        const [, uri, size] = /uploaded (\S+) \(\w+; (\d+) bytes/.exec(out)!;
         bytes = Number(size);
         const [clientPort, peerPort] = [await freePort(), await freePort()];
         const peerUrl = `https://127.0.0.1:${peerPort}`;
