@@ -10,13 +10,20 @@ import { median, type Figure } from "./run";
 
 const LAB = "etcdbench";
 
-export async function benchLab(runs: number): Promise<Figure[]> {
+/** The figure that says why `name` was skipped, on a host that cannot run the lab; undefined where it can. */
+export function labUnavailable(name: string): Figure[] | undefined {
   try {
     hostTools();
     terraformTool();
+    return undefined;
   } catch (e) {
-    return [{ name: "lab", value: NaN, unit: "s", note: `skipped: ${(e as Error).message}` }];
+    return [{ name, value: NaN, unit: "s", note: `skipped: ${(e as Error).message}` }];
   }
+}
+
+export async function benchLab(runs: number): Promise<Figure[]> {
+  const unavailable = labUnavailable("lab");
+  if (unavailable) return unavailable;
   const healthy: number[] = [];
   const addFresh: number[] = [];
   const addSettled: number[] = [];

@@ -1,23 +1,18 @@
 // With root, etcd, systemd-nspawn and Terraform: `etcd-cluster lab roll` of the seed cluster for a
 // tuning change, the real Terraform replacing one member's VM at a time, while a client writes a key
 // every 50 ms; how long each member and the whole roll take, and what the client saw.
-import { hostTools, type Lab } from "../lib/lab";
-import { startWriteLoad } from "../lib/lab";
-import { terraformTool } from "../lib/lab/terraform";
+import { startWriteLoad, type Lab } from "../lib/lab";
 import { main } from "../lib/cli/main";
 import { LabProject } from "../test/support/lab-project";
 import { SEED } from "../test/support/synth";
+import { labUnavailable } from "./lab";
 import { median, type Figure } from "./run";
 
 const LAB = "etcdbenchroll";
 
 export async function benchRoll(runs: number): Promise<Figure[]> {
-  try {
-    hostTools();
-    terraformTool();
-  } catch (e) {
-    return [{ name: "lab roll", value: NaN, unit: "s", note: `skipped: ${(e as Error).message}` }];
-  }
+  const unavailable = labUnavailable("lab roll");
+  if (unavailable) return unavailable;
   const perMember: number[] = [];
   const total: number[] = [];
   const failures: number[] = [];

@@ -1,9 +1,8 @@
 import { Construct } from "constructs";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
-import type { IResolvable } from "../cdktf";
 import type { ResolvedDataVolume } from "../config/resolved-cluster";
-import { countedAttribute } from "./counted";
+import { counted } from "./counted";
 
 /**
  * Where the attachment asks EC2 to put the volume. On Nitro instances the kernel names NVMe
@@ -21,12 +20,8 @@ export interface MemberDataVolumeProps {
   readonly count: 0 | 1;
 }
 
-/** An `aws_ebs_volume` with `count`: its id is referenced as instance 0 (see countedAttribute). */
-class CountedVolume extends EbsVolume {
-  interpolationForAttribute(terraformAttribute: string): IResolvable {
-    return countedAttribute(this, terraformAttribute);
-  }
-}
+/** An `aws_ebs_volume` with `count`. */
+const CountedVolume = counted(EbsVolume);
 
 /**
  * One member's data volume and its attachment. The volume is not replaced with the VM: a new VM

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
-import type { IResolvable, ITerraformDependable } from "../cdktf";
-import { countedAttribute } from "./counted";
+import type { ITerraformDependable } from "../cdktf";
+import { counted } from "./counted";
 import { escapeTemplate } from "../terraform-string";
 
 export interface MemberInstanceProps {
@@ -29,12 +29,8 @@ export interface MemberInstanceProps {
   readonly count: 0 | 1;
 }
 
-/** An `aws_instance` with `count`, whose attributes a user composes with (see countedAttribute). */
-class CountedInstance extends Instance {
-  interpolationForAttribute(terraformAttribute: string): IResolvable {
-    return countedAttribute(this, terraformAttribute);
-  }
-}
+/** An `aws_instance` with `count`, whose attributes a user composes with. */
+const CountedInstance = counted(Instance);
 
 /** One member's VM: static private IP, IMDSv2 only, encrypted root volume. */
 export class MemberInstance extends Construct {
