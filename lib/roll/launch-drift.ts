@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { parseCloudConfig } from "../host/cloud-config";
+import { ETCD_PATHS } from "../host/member-user-data";
+import { unescapeTemplate } from "../terraform-string";
 import { resolveReferences, stateResources, type ShownState } from "./terraform-state";
 
 /** A member's VM as Terraform launched it, against what the configuration now asks for. */
@@ -11,6 +13,12 @@ export interface MemberLaunch {
   readonly launched: boolean;
   /** What differs; empty when the VM is as the configuration says. */
   readonly changes: readonly string[];
+  /**
+   * Whether a new VM would start on the member's data: both the VM that runs and the one the
+   * configuration launches keep etcd's data on the member's data volume. Undefined: cannot tell
+   * (the state keeps the user data's hash only).
+   */
+  readonly keepsData?: boolean;
 }
 
 interface ConfigInstance {
@@ -47,8 +55,22 @@ export function launchDrift(config: { resource?: Record<string, Record<string, u
       if (userData === undefined) changes.push("user data refers to something not in the state yet");
       else if (!sameUserData(userData, actual.user_data))
         changes.push(`user data: ${changedFiles(String(actual.user_data ?? ""), userData)}`);
-      return { member, address, launched: true, changes };
+      const onVolume = (text: string) => hasDataVolume(text);
+      const running =
+        typeof actual.user_data === "string" && !/^[0-9a-f]{40}$/.test(actual.user_data) ? onVolume(actual.user_data) : undefined;
+      // The configured user data's own text says whether it mounts a volume, references unresolved or not.
+      const keepsData = running === undefined ? undefined : running && onVolume(unescapeTemplate(wanted.user_data ?? ""));
+      return { member, address, launched: true, changes, keepsData };
     });
+}
+
+/** Whether the user data mounts a data volume at etcd's data directory (its settings file is the sign). */
+function hasDataVolume(userData: string): boolean {
+  try {
+    return (parseCloudConfig(userData).writeFiles ?? []).some((f) => f.path === ETCD_PATHS.dataVolumeSettings);
+  } catch {
+    return false;
+  }
 }
 
 // Provider v6 keeps user data in state as given; earlier versions kept its SHA-1.

@@ -65,6 +65,16 @@ export async function roll(o: RollOptions): Promise<RollReport> {
     step("nothing to roll");
     return { replaced: [], seconds: elapsed(started) };
   }
+  const losing = toRoll.filter((d) => d.keepsData === false).map((d) => d.member);
+  if (losing.length > 0) {
+    throw new RollError(
+      `the roll refuses to replace ${losing.join(
+        ", "
+      )}: etcd's data is not on a data volume both for the VM that runs and for the new one ` +
+        "(a VM launched before data volumes, or dataVolume false), so a new VM would start without the member's data. " +
+        'Move such a member once by removing it and adding it again (README, "Upgrading a cluster deployed before data volumes"); nothing was replaced'
+    );
+  }
 
   const ids = new Map(before.members.map((m) => [m.name ?? "", m.ID]));
   const leaderName = nameOf(before, leaderOf(before));

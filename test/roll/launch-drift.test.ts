@@ -40,6 +40,12 @@ function deployed(json: any, edit: (member: string, values: Record<string, unkno
   return { values: { root_module: { resources: [...base.values!.root_module!.resources!, ...instances] } } };
 }
 
+/** The user data `json` gives `member`, as Terraform would have handed it over (it has no references). */
+function launchedWithout(json: any, member: string): string {
+  const instance = Object.values(json.resource.aws_instance).find((i: any) => i.tags["etcd:member"] === member) as any;
+  return resolveReferences(instance.user_data, {})!;
+}
+
 describe("resolveReferences", () => {
   const state: ShownState = {
     values: {
@@ -89,6 +95,18 @@ describe("launchDrift", () => {
     const hashed = deployed(json, (_m, v) => (v.user_data = createHash("sha1").update(String(v.user_data)).digest("hex")));
     expect(launchDrift(json, hashed).every((d) => d.changes.length === 0)).toBe(true);
     expect(launchDrift(synthCluster({ tuning: { snapshotCount: 1 } }).json, hashed)[0].changes).toEqual(["user data: changed"]);
+  });
+
+  test("GIVEN VMs launched without data volumes THEN a new VM would not keep the member's data; with them it would", () => {
+    const withoutVolumes = synthCluster({ dataVolume: false }).json;
+    const old = deployed(json, (member, v) => (v.user_data = launchedWithout(withoutVolumes, member)));
+    expect(launchDrift(json, old).map((d) => d.keepsData)).toEqual([false, false, false]);
+    expect(launchDrift(withoutVolumes, deployed(json)).map((d) => d.keepsData)).toEqual([false, false, false]);
+    expect(launchDrift(synthCluster({ tuning: { snapshotCount: 1 } }).json, deployed(json)).map((d) => d.keepsData)).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 
   test("GIVEN a member with no VM in the state, and one removed THEN the first has no VM yet and the removed one is not rolled", () => {

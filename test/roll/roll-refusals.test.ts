@@ -2,6 +2,7 @@
 // the refusals a real cluster is needed for are in test/real/roll.test.ts and upgrade.test.ts.
 import type { EtcdClient } from "../../lib/membership/etcd-membership";
 import { roll, RollError, type RollTerraform } from "../../lib/roll/roll";
+import type { ShownState } from "../../lib/roll/terraform-state";
 import { SEED, synthCluster } from "../support/synth";
 
 /** A healthy 3-member cluster whose members report `version`. */
@@ -24,9 +25,21 @@ function cluster(version: string): EtcdClient {
   } as unknown as EtcdClient;
 }
 
-function terraform(): RollTerraform & { calls: string[][] } {
+function terraform(state: ShownState = {}): RollTerraform & { calls: string[][] } {
   const calls: string[][] = [];
-  return { calls, apply: async (args) => void calls.push(["apply", ...args]), show: async () => (calls.push(["show"]), {}) };
+  return { calls, apply: async (args) => void calls.push(["apply", ...args]), show: async () => (calls.push(["show"]), state) };
+}
+
+/** The state of a cluster whose VMs were launched from `json` (references and escapes resolved, nothing else in it). */
+function launchedFrom(json: any): ShownState {
+  const resources = Object.entries(json.resource.aws_instance).map(([name, i]: [string, any]) => ({
+    address: `aws_instance.${name}[0]`,
+    mode: "managed" as const,
+    type: "aws_instance",
+    name,
+    values: { ami: "ami-0123456789abcdef0", instance_type: i.instance_type, user_data: i.user_data.replace(/\$\$\{/g, "${"), tags: i.tags },
+  }));
+  return { values: { root_module: { resources } } };
 }
 
 test("GIVEN members that run 3.4.23 WHEN the stack installs v3.6.14 THEN the roll refuses before Terraform runs, naming the field, both versions and the path", async () => {
@@ -47,6 +60,15 @@ test("GIVEN members that run 3.5.25 WHEN the stack installs v3.6.14 THEN the rol
     /etcd 3\.6 needs every member on v3\.5\.26 or later first: roll v3\.5\.25 -> v3\.5\.26 \(or a later 3\.5\), then -> v3\.6\.14/
   );
   expect(tf.calls).toEqual([]);
+});
+
+test("GIVEN VMs launched before data volumes WHEN the stack that has them is rolled THEN the roll refuses to replace any, after its plain apply", async () => {
+  const tf = terraform(launchedFrom(synthCluster({ dataVolume: false }).json));
+  const rolled = roll({ config: synthCluster().json, terraform: tf, client: cluster("3.6.14"), log: () => undefined });
+  await expect(rolled).rejects.toThrow(
+    /^the roll refuses to replace etcd_node1, etcd_node2, etcd_node3: etcd's data is not on a data volume both for the VM that runs and for the new one .* nothing was replaced$/
+  );
+  expect(tf.calls).toEqual([["apply"], ["show"]]);
 });
 
 test("GIVEN members that run 3.5.30 WHEN the stack installs v3.6.14 THEN the roll goes on to apply the configuration", async () => {
