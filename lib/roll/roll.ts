@@ -176,66 +176,64 @@ async function handOverLeadership(
  * leader had committed when it came back: its data volume brought its data, and nothing is missing.
  */
 async function caughtUp(o: RollOptions, launch: MemberLaunch, id: string, step: (line: string) => void, tag: string): Promise<void> {
-  const deadline = Date.now() + (o.memberTimeoutMs ?? 900_000);
+  const timeoutMs = o.memberTimeoutMs ?? 900_000;
+  const deadline = Date.now() + timeoutMs;
+  const goal: Goal = {};
   let said = Date.now();
-  let target: bigint | undefined;
-  let why = "";
   for (;;) {
-    why = await notYet(o, launch.member, id, target, (index) => (target = index));
-    if (why === "") return;
-    if (why.startsWith("!")) throw new RollError(`the roll stopped at ${launch.member}: ${why.slice(1)}`);
+    const progress = await progressOf(o, launch.member, id, goal);
+    if (progress.caughtUp) return;
+    if (progress.never) throw new RollError(`the roll stopped at ${launch.member}: ${progress.why}`);
     if (Date.now() > deadline) {
       throw new RollError(
-        `the roll stopped: ${launch.member} is not caught up ${Math.round(
-          (o.memberTimeoutMs ?? 900_000) / 1000
-        )} s after its VM was replaced (${why}); ` +
+        `the roll stopped: ${launch.member} is not caught up ${Math.round(timeoutMs / 1000)} s after its VM was replaced (${
+          progress.why
+        }); ` +
           "the members after it were not touched. `etcd-cluster status` and the member's console show why; once it is healthy, roll again"
       );
     }
     if (Date.now() - said >= 15_000) {
-      step(`${tag}: waiting: ${why}`);
+      step(`${tag}: waiting: ${progress.why}`);
       said = Date.now();
     }
     await sleep(o.pollMs ?? 1000);
   }
 }
 
-/** "" when caught up; why not yet; or "!" and why it never will be. */
-async function notYet(
-  o: RollOptions,
-  member: string,
-  id: string,
-  target: bigint | undefined,
-  setTarget: (index: bigint) => void
-): Promise<string> {
+/** The leader's raft index when the replaced member first answered with the cluster healthy: what it must apply. */
+interface Goal {
+  raftIndex?: bigint;
+}
+
+type Progress = { readonly caughtUp: true } | { readonly caughtUp: false; readonly why: string; readonly never?: boolean };
+
+/** Where the replaced member is: caught up, not yet (and why), or never going to be (it is not the member it was). */
+async function progressOf(o: RollOptions, member: string, id: string, goal: Goal): Promise<Progress> {
+  const wait = (why: string): Progress => ({ caughtUp: false, why });
+  const never = (why: string): Progress => ({ caughtUp: false, why, never: true });
   let status: ClusterStatus;
   try {
     status = await gatherStatus(o.client, o.client.endpoints);
   } catch (err) {
-    return `no member answers: ${(err as Error).message.split("\n")[0]}`;
+    return wait(`no member answers: ${(err as Error).message.split("\n")[0]}`);
   }
   const entry = status.members.find((m) => m.name === member || m.ID === id);
-  if (!entry) return `!${member} is no longer in the member list`;
-  if (entry.ID !== id) return `!${member} came back as member ${hexId(entry.ID)}, not ${hexId(id)}: its VM did not start on its own data`;
-  if (entry.isLearner) return `!${member} is a learner`;
+  if (!entry) return never(`${member} is no longer in the member list`);
+  if (entry.ID !== id)
+    return never(`${member} came back as member ${hexId(entry.ID)}, not ${hexId(id)}: its VM did not start on its own data`);
+  if (entry.isLearner) return never(`${member} is a learner`);
   const endpoint = entry.clientURLs?.[0];
   const health = status.health.find((h) => h.endpoint === endpoint);
-  if (!health?.healthy) return `${member} is not healthy yet: ${health?.reason ?? "not started"}`;
+  if (!endpoint || !health?.healthy) return wait(`${member} is not healthy yet: ${health?.reason ?? "not started"}`);
   const unhealthy = status.health.filter((h) => !h.healthy);
-  if (unhealthy.length > 0) return `${unhealthy.map((h) => nameAt(status, h.endpoint)).join(", ")} not healthy`;
+  if (unhealthy.length > 0) return wait(`${unhealthy.map((h) => nameAt(status, h.endpoint)).join(", ")} not healthy`);
   const leaderEndpoint = status.members.find((m) => m.ID === leaderOf(status))?.clientURLs?.[0];
-  if (!leaderEndpoint) return "no leader";
-  const [leader, own] = await Promise.all([o.client.status(leaderEndpoint), o.client.status(endpoint!)]).catch(() => [
-    undefined,
-    undefined,
-  ]);
-  if (!leader || !own) return "status not answered";
-  if (target === undefined) {
-    target = BigInt(leader.raftIndex ?? 0);
-    setTarget(target);
-  }
+  if (!leaderEndpoint) return wait("no leader");
+  const [leader, own] = await Promise.all([o.client.status(leaderEndpoint), o.client.status(endpoint)]).catch(() => [undefined, undefined]);
+  if (!leader || !own) return wait("status not answered");
+  goal.raftIndex ??= BigInt(leader.raftIndex ?? 0);
   const applied = BigInt(own.raftAppliedIndex ?? own.raftIndex ?? 0);
-  return applied >= target ? "" : `${member} has applied raft index ${applied} of ${target}`;
+  return applied >= goal.raftIndex ? { caughtUp: true } : wait(`${member} has applied raft index ${applied} of ${goal.raftIndex}`);
 }
 
 function leaderOf(status: ClusterStatus): string | undefined {
