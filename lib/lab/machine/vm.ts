@@ -197,6 +197,19 @@ function nvmeSerial(volumeId: string): string {
 /** Attaches a volume to the running VM: the file as a block node, then an NVMe controller on the PCI bus (ACPI hot-plug). */
 export async function hotplugVmVolume(dir: string, volume: AttachedVolume): Promise<void> {
   const socket = qmpSocket(dir);
+  // Terraform attaches the volume right after RunInstances returns, which a VM's is as soon as qemu
+  // has spawned: its monitor socket may not answer yet.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await qmp(socket, "query-status", undefined, 5_000);
+      break;
+    } catch (e) {
+      if (Date.now() > deadline)
+        throw new Error(`cannot attach ${volume.volumeId}: qemu's monitor did not answer in 60 s: ${(e as Error).message}`);
+      await sleep(250);
+    }
+  }
   await qmp(
     socket,
     "blockdev-add",
